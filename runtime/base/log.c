@@ -1,0 +1,90 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_fd = 2;
+static enum skiff_log_level log_level = SKIFF_LOG_INFO;
+static char log_ctx[256];
+
+static const char *const level_names[_SKIFF_LOG_MAX] = {
+        [SKIFF_LOG_ERROR] = "error",
+        [SKIFF_LOG_WARN] = "warning",
+        [SKIFF_LOG_INFO] = "info",
+        [SKIFF_LOG_DEBUG] = "debug",
+};
+
+void skiff_log_set_fd(int fd)
+{
+        log_fd = fd;
+}
+
+void skiff_log_set_level(enum skiff_log_level level)
+{
+        log_level = level;
+}
+
+enum skiff_log_level skiff_log_get_level(void)
+{
+        return log_level;
+}
+
+void skiff_log_set_context(const char *ctx)
+{
+        snprintf(log_ctx, sizeof(log_ctx), "%s", ctx ? ctx : "");
+}
+
+void skiff_log(enum skiff_log_level level, const char *fmt, ...)
+{
+        if (level > log_level || log_fd < 0)
+                return;
+        int saved = errno;
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+
+        /* Escape quotes and newlines so one event stays one line. */
+        char esc[2048];
+        size_t j = 0;
+        for (size_t i = 0; msg[i] && j + 2 < sizeof(esc); i++) {
+                char ch = msg[i];
+                if (ch == '"' || ch == '\\') {
+                        esc[j++] = '\\';
+                        esc[j++] = ch;
+                } else if (ch == '\n') {
+                        esc[j++] = '\\';
+                        esc[j++] = 'n';
+                } else {
+                        esc[j++] = ch;
+                }
+        }
+        esc[j] = '\0';
+
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char line[2600];
+        int n = snprintf(line, sizeof(line),
+                         "time=\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\" level=%s msg=\"%s\"%s%s\n",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec, ts.tv_nsec / 1000, level_names[level], esc,
+                         log_ctx[0] ? " " : "", log_ctx);
+        if (n > (int)sizeof(line))
+                n = sizeof(line);
+        struct stat st;
+        if (fstat(log_fd, &st) == 0 && S_ISSOCK(st.st_mode))
+                (void)!send(log_fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        else
+                (void)!write(log_fd, line, (size_t)n);
+        errno = saved;
+}
