@@ -1,0 +1,25 @@
+/* The `skiff` command: one function per verb, dispatched from the table in main.c.
+ * Each verb parses its own options, prints `--help`, and returns the process exit code:
+ *   0 success, 1 failure (message on stderr), 2 usage error. */
+#ifndef SKIFF_CLI_CLI_H
+#define SKIFF_CLI_CLI_H
+
+enum {
+        SKIFF_EXIT_OK = 0,
+        SKIFF_EXIT_FAILURE = 1,
+        SKIFF_EXIT_USAGE = 2,
+};
+
+struct skiff_cli_verb {
+        const char *name;    /* "realize", "store", "nar", ... */
+        int (*run)(int argc, char **argv); /* argv[0] is the verb name */
+        const char *summary; /* one line for `skiff --help` */
+};
+
+/* Verbs, implemented in cli_<verb>.c. */
+int skiff_cli_version(int argc, char **argv);
+
+/* Prints "skiff <verb>: <msg>" to stderr; returns SKIFF_EXIT_FAILURE. */
+int skiff_cli_fail(const char *verb, const char *msg);
+
+#endif

@@ -1,0 +1,39 @@
+/* skiff: the node CLI. Dispatches argv[1] through the verb table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct skiff_cli_verb verbs[] = {
+        {"version", skiff_cli_version, "print the version"},
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: skiff <command> [options]\n\ncommands:\n");
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                fprintf(f, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
+        fprintf(f, "\nRun `skiff <command> --help` for a command's options.\n"
+                   "Exit codes: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                usage(stderr);
+                return 2;
+        }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+            strcmp(argv[1], "help") == 0) {
+                usage(stdout);
+                return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0)
+                return skiff_cli_version(argc - 1, argv + 1);
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                if (strcmp(argv[1], verbs[i].name) == 0)
+                        return verbs[i].run(argc - 1, argv + 1);
+        fprintf(stderr, "skiff: unknown command `%s`\n", argv[1]);
+        usage(stderr);
+        return 2;
+}
