@@ -12,67 +12,67 @@
  * leave the state as it is. */
 #define SAME (-1000)
 static const int transitions[_SKIFF_PROC_STATE_MAX][_SKIFF_PROC_OP_MAX] = {
-        [SKIFF_PROC_CREATED] =
-                {
-                        [SKIFF_PROC_OP_START] = SKIFF_PROC_RUNNING,
-                        [SKIFF_PROC_OP_KILL] = SAME,
-                        [SKIFF_PROC_OP_PAUSE] = -ENOTCONN,
-                        [SKIFF_PROC_OP_RESUME] = -ENOTCONN,
-                        [SKIFF_PROC_OP_EXIT] = SKIFF_PROC_STOPPED,
-                        [SKIFF_PROC_OP_DELETE] = SKIFF_PROC_DELETED,
-                        [SKIFF_PROC_OP_EXEC] = SAME,
-                        [SKIFF_PROC_OP_IO] = SAME,
-                },
-        [SKIFF_PROC_RUNNING] =
-                {
-                        [SKIFF_PROC_OP_START] = -EBUSY,
-                        [SKIFF_PROC_OP_KILL] = SAME,
-                        [SKIFF_PROC_OP_PAUSE] = SKIFF_PROC_PAUSED,
-                        [SKIFF_PROC_OP_RESUME] = -EBUSY,
-                        [SKIFF_PROC_OP_EXIT] = SKIFF_PROC_STOPPED,
-                        [SKIFF_PROC_OP_DELETE] = -EBUSY,
-                        [SKIFF_PROC_OP_EXEC] = SAME,
-                        [SKIFF_PROC_OP_IO] = SAME,
-                },
-        [SKIFF_PROC_PAUSED] =
-                {
-                        [SKIFF_PROC_OP_START] = -EBUSY,
-                        [SKIFF_PROC_OP_KILL] = SAME,
-                        [SKIFF_PROC_OP_PAUSE] = -EBUSY,
-                        [SKIFF_PROC_OP_RESUME] = SKIFF_PROC_RUNNING,
-                        [SKIFF_PROC_OP_EXIT] = SKIFF_PROC_STOPPED,
-                        [SKIFF_PROC_OP_DELETE] = -EBUSY,
-                        [SKIFF_PROC_OP_EXEC] = -EBUSY,
-                        [SKIFF_PROC_OP_IO] = SAME,
-                },
-        [SKIFF_PROC_STOPPED] =
-                {
-                        [SKIFF_PROC_OP_START] = -ENOTCONN,
-                        [SKIFF_PROC_OP_KILL] = -ENOENT,
-                        [SKIFF_PROC_OP_PAUSE] = -ENOTCONN,
-                        [SKIFF_PROC_OP_RESUME] = -ENOTCONN,
-                        [SKIFF_PROC_OP_EXIT] = -ENOTCONN,
-                        [SKIFF_PROC_OP_DELETE] = SKIFF_PROC_DELETED,
-                        [SKIFF_PROC_OP_EXEC] = -ENOTCONN,
-                        [SKIFF_PROC_OP_IO] = SAME,
-                },
-        [SKIFF_PROC_DELETED] =
-                {
-                        [SKIFF_PROC_OP_START] = -ENOENT,
-                        [SKIFF_PROC_OP_KILL] = -ENOENT,
-                        [SKIFF_PROC_OP_PAUSE] = -ENOENT,
-                        [SKIFF_PROC_OP_RESUME] = -ENOENT,
-                        [SKIFF_PROC_OP_EXIT] = -ENOENT,
-                        [SKIFF_PROC_OP_DELETE] = -ENOENT,
-                        [SKIFF_PROC_OP_EXEC] = -ENOENT,
-                        [SKIFF_PROC_OP_IO] = -ENOENT,
-                },
+    [SKIFF_PROC_CREATED] =
+        {
+            [SKIFF_PROC_OP_START] = SKIFF_PROC_RUNNING,
+            [SKIFF_PROC_OP_KILL] = SAME,
+            [SKIFF_PROC_OP_PAUSE] = -ENOTCONN,
+            [SKIFF_PROC_OP_RESUME] = -ENOTCONN,
+            [SKIFF_PROC_OP_EXIT] = SKIFF_PROC_STOPPED,
+            [SKIFF_PROC_OP_DELETE] = SKIFF_PROC_DELETED,
+            [SKIFF_PROC_OP_EXEC] = SAME,
+            [SKIFF_PROC_OP_IO] = SAME,
+        },
+    [SKIFF_PROC_RUNNING] =
+        {
+            [SKIFF_PROC_OP_START] = -EBUSY,
+            [SKIFF_PROC_OP_KILL] = SAME,
+            [SKIFF_PROC_OP_PAUSE] = SKIFF_PROC_PAUSED,
+            [SKIFF_PROC_OP_RESUME] = -EBUSY,
+            [SKIFF_PROC_OP_EXIT] = SKIFF_PROC_STOPPED,
+            [SKIFF_PROC_OP_DELETE] = -EBUSY,
+            [SKIFF_PROC_OP_EXEC] = SAME,
+            [SKIFF_PROC_OP_IO] = SAME,
+        },
+    [SKIFF_PROC_PAUSED] =
+        {
+            [SKIFF_PROC_OP_START] = -EBUSY,
+            [SKIFF_PROC_OP_KILL] = SAME,
+            [SKIFF_PROC_OP_PAUSE] = -EBUSY,
+            [SKIFF_PROC_OP_RESUME] = SKIFF_PROC_RUNNING,
+            [SKIFF_PROC_OP_EXIT] = SKIFF_PROC_STOPPED,
+            [SKIFF_PROC_OP_DELETE] = -EBUSY,
+            [SKIFF_PROC_OP_EXEC] = -EBUSY,
+            [SKIFF_PROC_OP_IO] = SAME,
+        },
+    [SKIFF_PROC_STOPPED] =
+        {
+            [SKIFF_PROC_OP_START] = -ENOTCONN,
+            [SKIFF_PROC_OP_KILL] = -ENOENT,
+            [SKIFF_PROC_OP_PAUSE] = -ENOTCONN,
+            [SKIFF_PROC_OP_RESUME] = -ENOTCONN,
+            [SKIFF_PROC_OP_EXIT] = -ENOTCONN,
+            [SKIFF_PROC_OP_DELETE] = SKIFF_PROC_DELETED,
+            [SKIFF_PROC_OP_EXEC] = -ENOTCONN,
+            [SKIFF_PROC_OP_IO] = SAME,
+        },
+    [SKIFF_PROC_DELETED] =
+        {
+            [SKIFF_PROC_OP_START] = -ENOENT,
+            [SKIFF_PROC_OP_KILL] = -ENOENT,
+            [SKIFF_PROC_OP_PAUSE] = -ENOENT,
+            [SKIFF_PROC_OP_RESUME] = -ENOENT,
+            [SKIFF_PROC_OP_EXIT] = -ENOENT,
+            [SKIFF_PROC_OP_DELETE] = -ENOENT,
+            [SKIFF_PROC_OP_EXEC] = -ENOENT,
+            [SKIFF_PROC_OP_IO] = -ENOENT,
+        },
 };
 
 static const char *const state_names[_SKIFF_PROC_STATE_MAX] = {
-        [SKIFF_PROC_CREATED] = "created", [SKIFF_PROC_RUNNING] = "running",
-        [SKIFF_PROC_PAUSED] = "paused",   [SKIFF_PROC_STOPPED] = "stopped",
-        [SKIFF_PROC_DELETED] = "deleted",
+    [SKIFF_PROC_CREATED] = "created", [SKIFF_PROC_RUNNING] = "running",
+    [SKIFF_PROC_PAUSED] = "paused",   [SKIFF_PROC_STOPPED] = "stopped",
+    [SKIFF_PROC_DELETED] = "deleted",
 };
 
 const char *skiff_process_state_name(enum skiff_proc_state s)

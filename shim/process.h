@@ -30,10 +30,10 @@ enum skiff_proc_op {
         SKIFF_PROC_OP_KILL,
         SKIFF_PROC_OP_PAUSE,
         SKIFF_PROC_OP_RESUME,
-        SKIFF_PROC_OP_EXIT,   /* the reaper saw the process die */
+        SKIFF_PROC_OP_EXIT, /* the reaper saw the process die */
         SKIFF_PROC_OP_DELETE,
-        SKIFF_PROC_OP_EXEC,   /* add an exec to this (init) process's container */
-        SKIFF_PROC_OP_IO,     /* ResizePty, CloseIO */
+        SKIFF_PROC_OP_EXEC, /* add an exec to this (init) process's container */
+        SKIFF_PROC_OP_IO,   /* ResizePty, CloseIO */
         _SKIFF_PROC_OP_MAX,
 };
 
@@ -59,7 +59,7 @@ struct skiff_process {
         /* Stdio as requested (owned copies, "" when empty). */
         char *stdin_path, *stdout_path, *stderr_path;
         bool terminal;
-        struct skiff_stdio *stdio;   /* owned; NULL once released */
+        struct skiff_stdio *stdio;       /* owned; NULL once released */
         struct skiff_spec_process *spec; /* exec only: the process to run; owned */
 
         struct skiff_process_waiter *waiters;
@@ -69,7 +69,8 @@ struct skiff_process {
 /* Allocates a process in state CREATED. exec_id NULL or "" means init. Paths may be NULL. */
 struct skiff_process *skiff_process_new(const char *exec_id, const char *in, const char *out,
                                         const char *err, bool terminal);
-/* Frees the process, its spec and its stdio; pending waiters are dropped without a call. NULL-safe. */
+/* Frees the process, its spec and its stdio; pending waiters are dropped without a call. NULL-safe.
+ */
 void skiff_process_free(struct skiff_process *p);
 
 /* Validates op against the state table and applies the transition. Returns 0, -EBUSY,

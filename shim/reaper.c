@@ -69,8 +69,7 @@ static void push_exit(struct skiff_exit **arr, size_t *n, size_t *cap, const str
 static void cache_exit(struct skiff_reaper *r, const struct skiff_exit *e)
 {
         if (r->n_cache == SKIFF_REAPER_CACHE_MAX) {
-                log_debug("msg=\"reaper cache full, dropping oldest exit\" pid=%d",
-                          (int)r->cache[0].pid);
+                log_debug("reaper cache full, dropping oldest exit: pid=%d", (int)r->cache[0].pid);
                 memmove(&r->cache[0], &r->cache[1], (r->n_cache - 1) * sizeof(*r->cache));
                 r->n_cache--;
         }
@@ -102,8 +101,8 @@ void skiff_reaper_drain(struct skiff_reaper *r)
                 }
                 if (pid == 0)
                         break;
-                struct skiff_exit e = {.pid = pid, .wstatus = wstatus,
-                                       .status = skiff_reaper_exit_status(wstatus)};
+                struct skiff_exit e = {
+                    .pid = pid, .wstatus = wstatus, .status = skiff_reaper_exit_status(wstatus)};
                 clock_gettime(CLOCK_REALTIME, &e.exited_at);
                 dispatch(r, &e);
         }

@@ -7,6 +7,8 @@
 
 #include <uv.h>
 
+#include "shim/ttrpc.h"
+
 struct skiff_shim_ctx;
 
 /* Registers the Task service under "containerd.task.v2.Task" and "containerd.task.v3.Task" on
@@ -14,6 +16,11 @@ struct skiff_shim_ctx;
 int skiff_task_service_init(uv_loop_t *loop, struct skiff_shim_ctx *ctx);
 /* Number of tasks still registered (Shutdown is a no-op while > 0). */
 unsigned skiff_task_service_count(void);
+/* The single errno -> google.rpc.Code mapping of the shim (style.md §9.4). r may be negative or
+ * positive: ENOENT -> NOT_FOUND, EEXIST -> ALREADY_EXISTS, EINVAL -> INVALID_ARGUMENT,
+ * EBUSY/ENOTCONN -> FAILED_PRECONDITION, ENOTSUP/ENOSYS -> UNIMPLEMENTED, ETIMEDOUT ->
+ * DEADLINE_EXCEEDED, ECANCELED -> CANCELLED, anything else -> UNKNOWN. */
+enum skiff_grpc_code skiff_task_service_code(int r);
 /* SIGTERM path: kill every container (SIGKILL), clean up, then the caller exits. */
 void skiff_task_service_shutdown(void);
 

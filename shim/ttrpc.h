@@ -80,4 +80,46 @@ struct skiff_ttrpc_header {
 void skiff_ttrpc_header_decode(const uint8_t in[10], struct skiff_ttrpc_header *h);
 void skiff_ttrpc_header_encode(const struct skiff_ttrpc_header *h, uint8_t out[10]);
 
+#define SKIFF_TTRPC_HEADER_LEN 10
+enum {
+        SKIFF_TTRPC_TYPE_REQUEST = 1,
+        SKIFF_TTRPC_TYPE_RESPONSE = 2,
+        SKIFF_TTRPC_TYPE_DATA = 3,
+};
+
+/* Zero-copy views of the ttrpc Request / Response messages (shim-protocol.md §2.2). Every
+ * pointer points into the decoded buffer; strings are not NUL-terminated. */
+struct skiff_ttrpc_request_view {
+        const char *service;
+        size_t service_len;
+        const char *method;
+        size_t method_len;
+        const uint8_t *payload;
+        size_t payload_len;
+        int64_t timeout_nano;
+        size_t n_metadata;
+};
+struct skiff_ttrpc_response_view {
+        int32_t code; /* 0 when the status is absent */
+        const char *message;
+        size_t message_len;
+        const uint8_t *payload;
+        size_t payload_len;
+};
+
+/* Decode a serialized Request / Response. Unknown fields are skipped; truncated data, bad wire
+ * types and malformed nested messages give -EBADMSG with a reason in *err. No allocation on
+ * success. */
+struct skiff_error;
+int skiff_ttrpc_request_decode(const uint8_t *buf, size_t len, struct skiff_ttrpc_request_view *out,
+                               struct skiff_error **err);
+int skiff_ttrpc_response_decode(const uint8_t *buf, size_t len,
+                                struct skiff_ttrpc_response_view *out, struct skiff_error **err);
+/* Builds one complete Request frame (header + Request{service, method, payload}) in a heap
+ * buffer the caller frees; *frame_len gets its size. -EMSGSIZE when it would exceed
+ * SKIFF_TTRPC_MAX_FRAME. */
+int skiff_ttrpc_request_frame(uint32_t stream_id, const char *service, const char *method,
+                              const uint8_t *payload, size_t payload_len, uint8_t **frame,
+                              size_t *frame_len);
+
 #endif

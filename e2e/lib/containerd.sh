@@ -30,7 +30,15 @@ _ctrd_paths() {
 
 # c ARGS...: ctr against the private containerd, namespace $NS (default e2e).
 c() {
-  "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" "$@"
+  "$CTR_BIN" --connect-timeout 10s -a "$SOCK" -n "${NS:-e2e}" "$@"
+}
+
+# ctrd_alive: containerd runs and answers.
+ctrd_alive() {
+  local pid
+  pid=$(ctrd_pid) || return 1
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null &&
+    "$CTR_BIN" --connect-timeout 2s -a "$SOCK" version >/dev/null 2>&1
 }
 
 # Bundle directory of a task.
@@ -143,9 +151,11 @@ ctrd_start() {
   _ctrd_paths
   mkdir -p "$CTRD_DIR"
   [[ -f $CTRD_CONFIG ]] || ctrd_write_config
-  "$CTRD_BIN" --config "$CTRD_CONFIG" >>"$CTRD_LOG" 2>&1 </dev/null &
+  # Own session: a ^C or a signal to the test's process group must not
+  # take containerd down behind the cleanup's back.
+  setsid "$CTRD_BIN" --config "$CTRD_CONFIG" >>"$CTRD_LOG" 2>&1 </dev/null &
   echo $! >"$CTRD_PIDFILE"
-  if ! retry_until 20 "$CTR_BIN" -a "$SOCK" version; then
+  if ! retry_until 20 "$CTR_BIN" --connect-timeout 1s -a "$SOCK" version; then
     ctrd_dump_log
     die "containerd did not become ready (pid $(ctrd_pid))"
   fi
@@ -188,7 +198,7 @@ ctrd_shim_pids() {
   _ctrd_paths
   local p cmd
   for p in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
     if [[ $cmd == *"-address $SOCK "* ]]; then
       echo "${p#/proc/}"
     fi
@@ -200,17 +210,17 @@ ctrd_shim_pids() {
 ctrd_remove_everything() {
   _ctrd_paths
   local ns id
-  "$CTR_BIN" -a "$SOCK" version >/dev/null 2>&1 || return 0
-  for ns in $("$CTR_BIN" -a "$SOCK" namespaces ls -q 2>/dev/null); do
+  ctrd_alive || return 0
+  for ns in $("$CTR_BIN" --connect-timeout 5s -a "$SOCK" namespaces ls -q 2>/dev/null); do
     for id in $(NS=$ns c task ls -q 2>/dev/null); do
       NS=$ns c task kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
     done
     for id in $(NS=$ns c task ls -q 2>/dev/null); do
       retry_until 5 _ctrd_task_stopped "$ns" "$id" || true
-      NS=$ns timeout 20 "$CTR_BIN" -a "$SOCK" -n "$ns" task rm -f "$id" >/dev/null 2>&1 || true
+      NS=$ns timeout -s KILL 20 "$CTR_BIN" -a "$SOCK" -n "$ns" task rm -f "$id" >/dev/null 2>&1 || true
     done
     for id in $(NS=$ns c containers ls -q 2>/dev/null); do
-      NS=$ns timeout 20 "$CTR_BIN" -a "$SOCK" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
+      NS=$ns timeout -s KILL 20 "$CTR_BIN" -a "$SOCK" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
     done
   done
 }
@@ -223,12 +233,28 @@ _ctrd_task_stopped() {
 # unmount everything below $CTRD_DIR and delete the CNI bridge.
 ctrd_teardown() {
   _ctrd_paths
-  local p
+  local p ns id
+  [[ -d $CTRD_DIR ]] || return 0
+  # A dead containerd cannot clean up its shims: start it again if needed.
+  if ! ctrd_alive && [[ -f $CTRD_CONFIG ]] && [[ -n $(ctrd_shim_pids) ]]; then
+    ctrd_stop
+    (ctrd_start) || true
+  fi
   ctrd_remove_everything
   ctrd_stop
   for p in $(ctrd_shim_pids); do
     diag "killing leftover shim $p"
     kill -KILL "$p" 2>/dev/null || true
+  done
+  # runc containers whose bundle is ours (left by killed shims).
+  for ns in /run/containerd/runc/*/; do
+    [[ -d $ns ]] || continue
+    for id in $(runc --root "$ns" list -q 2>/dev/null); do
+      if runc --root "$ns" state "$id" 2>/dev/null | grep -q "\"bundle\": \"$CTRD_STATE/"; then
+        diag "removing leftover runc container $id"
+        runc --root "$ns" delete -f "$id" >/dev/null 2>&1 || true
+      fi
+    done
   done
   umount_under "$CTRD_DIR"
   if ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then
@@ -267,12 +293,13 @@ ppid_of() {
 ctr_cleanup() {
   local id
   for id in "$@"; do
+    ctrd_alive || return 0
     if [[ -n $(task_status "$id") ]]; then
       c task kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
       retry_until 5 _task_status_is "$id" STOPPED || true
-      timeout 20 "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" task rm -f "$id" >/dev/null 2>&1 || true
+      timeout -s KILL 20 "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" task rm -f "$id" >/dev/null 2>&1 || true
     fi
-    timeout 20 "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" containers rm "$id" >/dev/null 2>&1 || true
+    timeout -s KILL 20 "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" containers rm "$id" >/dev/null 2>&1 || true
   done
 }
 

@@ -18,6 +18,8 @@ struct skiff_cli_verb {
 
 /* Verbs, implemented in cli_<verb>.c. */
 int skiff_cli_version(int argc, char **argv);
+int skiff_cli_nar(int argc, char **argv);   /* cli_nar.c */
+int skiff_cli_cache(int argc, char **argv); /* cli_cache.c */
 
 /* Prints "skiff <verb>: <msg>" to stderr; returns SKIFF_EXIT_FAILURE. */
 int skiff_cli_fail(const char *verb, const char *msg);

@@ -6,6 +6,8 @@
 
 static const struct skiff_cli_verb verbs[] = {
         {"version", skiff_cli_version, "print the version"},
+        {"nar", skiff_cli_nar, "dump or restore a NAR (Nix archive)"},
+        {"cache", skiff_cli_cache, "create signing keys; add directories to a file:// binary cache"},
 };
 
 static void usage(FILE *f)

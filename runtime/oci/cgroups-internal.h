@@ -43,8 +43,8 @@ struct skiff_cgroup {
         /* v2: absolute leaf directory. */
         char *dir;
         bool created;
-        int oom_fd;      /* v1 eventfd / v2 inotify; -EBADF until skiff_cgroup_oom_fd() */
-        int oom_ctl_fd;  /* v1: memory.oom_control, kept open while registered */
+        int oom_fd;     /* v1 eventfd / v2 inotify; -EBADF until skiff_cgroup_oom_fd() */
+        int oom_ctl_fd; /* v1: memory.oom_control, kept open while registered */
         uint64_t oom_kill_seen;
 };
 
@@ -79,10 +79,9 @@ const char *skiff_cg_root(void);
 /* File helpers: dir + "/" + file. Errors name the full path. */
 int skiff_cg_write(const char *dir, const char *file, const char *value, skiff_err_t *err);
 int skiff_cg_writef(const char *dir, const char *file, skiff_err_t *err, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Like skiff_cg_write() but a missing file is success (returns 1 when written, 0 when missing). */
-int skiff_cg_write_optional(const char *dir, const char *file, const char *value,
-                            skiff_err_t *err);
+int skiff_cg_write_optional(const char *dir, const char *file, const char *value, skiff_err_t *err);
 bool skiff_cg_exists(const char *dir, const char *file);
 /* Reads a (small) cgroup file; trailing newline kept. */
 int skiff_cg_read(const char *dir, const char *file, char **ret, skiff_err_t *err);

@@ -26,22 +26,20 @@
 #include "oci/cgroups-internal.h"
 #include "oci/spec.h"
 
-#define CG_DEFAULT_ROOT  "/sys/fs/cgroup"
-#define CG_FILE_MAX      (4u << 20)
-#define CG_REMOVE_MS     1000
-#define CG_KILL_MS       5000
+#define CG_DEFAULT_ROOT "/sys/fs/cgroup"
+#define CG_FILE_MAX     (4u << 20)
+#define CG_REMOVE_MS    1000
+#define CG_KILL_MS      5000
 
 const char *const skiff_cg_v1_names[_SKIFF_CG_V1_MAX] = {
-        [SKIFF_CG_CPU] = "cpu",         [SKIFF_CG_CPUACCT] = "cpuacct",
-        [SKIFF_CG_CPUSET] = "cpuset",   [SKIFF_CG_MEMORY] = "memory",
-        [SKIFF_CG_PIDS] = "pids",       [SKIFF_CG_FREEZER] = "freezer",
-        [SKIFF_CG_DEVICES] = "devices", [SKIFF_CG_BLKIO] = "blkio",
-        [SKIFF_CG_HUGETLB] = "hugetlb",
+    [SKIFF_CG_CPU] = "cpu",         [SKIFF_CG_CPUACCT] = "cpuacct", [SKIFF_CG_CPUSET] = "cpuset",
+    [SKIFF_CG_MEMORY] = "memory",   [SKIFF_CG_PIDS] = "pids",       [SKIFF_CG_FREEZER] = "freezer",
+    [SKIFF_CG_DEVICES] = "devices", [SKIFF_CG_BLKIO] = "blkio",     [SKIFF_CG_HUGETLB] = "hugetlb",
 };
 
-static char *arg_root;             /* test override, heap */
-static int arg_mode = -1;          /* test override, or -1 */
-static char *arg_self_cgroup;      /* test override of /proc/self/cgroup, heap */
+static char *arg_root;        /* test override, heap */
+static int arg_mode = -1;     /* test override, or -1 */
+static char *arg_self_cgroup; /* test override of /proc/self/cgroup, heap */
 static int cached_mode = -1;
 
 void skiff_cgroup_set_root_for_testing(const char *root, enum skiff_cgroup_mode mode)
@@ -93,8 +91,7 @@ int skiff_cg_writef(const char *dir, const char *file, skiff_err_t *err, const c
         return skiff_cg_write(dir, file, v, err);
 }
 
-int skiff_cg_write_optional(const char *dir, const char *file, const char *value,
-                            skiff_err_t *err)
+int skiff_cg_write_optional(const char *dir, const char *file, const char *value, skiff_err_t *err)
 {
         if (!skiff_cg_exists(dir, file))
                 return 0;
@@ -133,8 +130,8 @@ int skiff_cg_read_u64(const char *dir, const char *file, uint64_t max_value, uin
                 return r;
         body[strcspn(body, "\n")] = '\0';
         if (parse_u64_or_max(body, max_value, ret) < 0)
-                return skiff_error_set(err, EBADMSG, "parse `%s/%s`: not a number: `%s`", dir,
-                                       file, body);
+                return skiff_error_set(err, EBADMSG, "parse `%s/%s`: not a number: `%s`", dir, file,
+                                       body);
         return 0;
 }
 
@@ -205,8 +202,8 @@ int skiff_cg_wait_value(const char *dir, const char *file, const char *key, cons
                                         break;
                                 }
                         if (!v)
-                                return skiff_error_set(err, ENOENT, "no `%s` in `%s/%s`", key,
-                                                       dir, file);
+                                return skiff_error_set(err, ENOENT, "no `%s` in `%s/%s`", key, dir,
+                                                       file);
                 }
                 free(last);
                 last = xstrndup(v, strcspn(v, "\n"));
@@ -286,8 +283,7 @@ int skiff_cg_device_rule_string(const struct skiff_spec_device_rule *d, char **r
                 snprintf(maj, sizeof(maj), "%lld", (long long)d->major);
         if (d->minor >= 0)
                 snprintf(min, sizeof(min), "%lld", (long long)d->minor);
-        *ret = xasprintf("%c %s:%s %s%s%s", type, maj, min,
-                         (bits & BPF_DEVCG_ACC_READ) ? "r" : "",
+        *ret = xasprintf("%c %s:%s %s%s%s", type, maj, min, (bits & BPF_DEVCG_ACC_READ) ? "r" : "",
                          (bits & BPF_DEVCG_ACC_WRITE) ? "w" : "",
                          (bits & BPF_DEVCG_ACC_MKNOD) ? "m" : "");
         return 0;
@@ -326,9 +322,8 @@ static int resolve_systemd(const char *cgroups_path, char **ret, skiff_err_t *er
 {
         _cleanup_strv_ char **parts = skiff_strv_split(cgroups_path, ":", false);
         if (skiff_strv_len(parts) != 3)
-                return skiff_error_set(err, EINVAL,
-                                       "cgroups path `%s`: expected `slice:prefix:name`",
-                                       cgroups_path);
+                return skiff_error_set(
+                    err, EINVAL, "cgroups path `%s`: expected `slice:prefix:name`", cgroups_path);
         const char *slice = *parts[0] ? parts[0] : "system.slice";
         const char *prefix = parts[1], *name = parts[2];
         if (!skiff_path_is_component(name) || strchr(prefix, '/'))
@@ -463,8 +458,8 @@ static inline void cgroup_freep(struct skiff_cgroup **cg)
 static struct skiff_cgroup *cgroup_new(char *path)
 {
         struct skiff_cgroup *cg = xcalloc(1, sizeof(*cg));
-        cg->ops = skiff_cgroup_mode() == SKIFF_CGROUP_V2 ? &skiff_cgroup_v2_ops
-                                                         : &skiff_cgroup_v1_ops;
+        cg->ops =
+            skiff_cgroup_mode() == SKIFF_CGROUP_V2 ? &skiff_cgroup_v2_ops : &skiff_cgroup_v1_ops;
         cg->path = path;
         cg->oom_fd = -EBADF;
         cg->oom_ctl_fd = -EBADF;
@@ -516,7 +511,7 @@ int skiff_cgroup_open(const char *resolved_path, struct skiff_cgroup **out, skif
                 return skiff_error_set(err, EINVAL, "cgroup path `%s` is not a clean path",
                                        resolved_path);
         __attribute__((cleanup(cgroup_freep))) struct skiff_cgroup *cg =
-                cgroup_new(TAKE_PTR(clean));
+            cgroup_new(TAKE_PTR(clean));
         int r = cg->ops->setup(cg, false, err);
         if (r < 0)
                 return skiff_error_wrap(err, "open cgroup `%s`", cg->path);
@@ -576,8 +571,8 @@ int skiff_cgroup_pids(struct skiff_cgroup *cg, pid_t **pids, size_t *n, skiff_er
         for (char **l = lines; *l; l++) {
                 int64_t p;
                 if (skiff_parse_i64(*l, &p) < 0 || p <= 0 || p > INT_MAX)
-                        return skiff_error_set(err, EBADMSG, "parse `%s/cgroup.procs`: `%s`",
-                                               dir, *l);
+                        return skiff_error_set(err, EBADMSG, "parse `%s/cgroup.procs`: `%s`", dir,
+                                               *l);
                 v[count++] = (pid_t)p;
         }
         *pids = TAKE_PTR(v);
@@ -628,9 +623,8 @@ int skiff_cgroup_kill(struct skiff_cgroup *cg, int sig, skiff_err_t *err)
                 if (n == 0)
                         return 0;
                 if (now_ms() >= deadline)
-                        return skiff_error_set(err, EBUSY,
-                                               "kill cgroup `%s`: %zu processes remain", cg->path,
-                                               n);
+                        return skiff_error_set(err, EBUSY, "kill cgroup `%s`: %zu processes remain",
+                                               cg->path, n);
                 sleep_ms(delay);
                 if (delay < 20)
                         delay *= 2;
@@ -653,8 +647,7 @@ int skiff_cgroup_oom_fd(struct skiff_cgroup *cg, int *fd, skiff_err_t *err)
         if (cg->oom_fd < 0) {
                 int r = cg->ops->oom_open(cg, err);
                 if (r < 0)
-                        return skiff_error_wrap(err, "watch OOM events of cgroup `%s`",
-                                                cg->path);
+                        return skiff_error_wrap(err, "watch OOM events of cgroup `%s`", cg->path);
         }
         *fd = cg->oom_fd;
         return 0;
@@ -667,8 +660,7 @@ int skiff_cgroup_oom_check(struct skiff_cgroup *cg, bool *oom_killed, skiff_err_
         if (cg->oom_fd >= 0) {
                 int r = cg->ops->oom_drain(cg, &fired, err);
                 if (r < 0)
-                        return skiff_error_wrap(err, "check OOM events of cgroup `%s`",
-                                                cg->path);
+                        return skiff_error_wrap(err, "check OOM events of cgroup `%s`", cg->path);
         }
         uint64_t kills = 0;
         int r = cg->ops->oom_kills(cg, &kills, err);

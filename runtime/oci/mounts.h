@@ -25,8 +25,8 @@ struct skiff_mount_opts {
         bool bind, recursive;      /* "bind" / "rbind" */
         uint64_t attr_set;         /* MOUNT_ATTR_* applied recursively ("rro", "rnosuid", ...) */
         uint64_t attr_clr;         /* MOUNT_ATTR_* cleared recursively ("rrw", "rsuid", ...) */
-        char *data;                /* comma-joined unknown options (filesystem data), heap or NULL */
-        const char *unsupported;   /* first option we refuse ("idmap", "ridmap"), static, or NULL */
+        char *data;              /* comma-joined unknown options (filesystem data), heap or NULL */
+        const char *unsupported; /* first option we refuse ("idmap", "ridmap"), static, or NULL */
 };
 
 /* Decodes options (NULL-terminated; options may be NULL); unknown options go to data.
@@ -65,6 +65,8 @@ int skiff_mounts_rootfs_umount(const char *target, skiff_err_t *err);
  * of the container's own cgroup directory (from /proc/self/cgroup, so the caller must already
  * be in the container's cgroups), plus the host's comount symlinks; on a v2 host it is cgroup2
  * with a cgroup namespace, else a bind of the container's own cgroup2 directory.
+ * Mount targets are passed to mount(2) as /proc/self/fd/N, so the host's /proc must still be
+ * mounted at /proc until pivot_root. Not implemented: linux.mountLabel (SELinux).
  * Errors name the mount ("mount `proc` on `/proc`: ..."). */
 int skiff_mounts_setup_rootfs(const struct skiff_spec *spec, const char *rootfs, skiff_err_t *err);
 
@@ -83,12 +85,13 @@ enum skiff_mounts_create {
         SKIFF_MOUNTS_MKFILE,    /* create missing parent directories and an empty regular file */
 };
 /* Opens path with O_PATH (following a final symlink inside the root) into *ret_fd (caller
- * closes), creating it as asked. Errors name the path. */
+ * closes), creating it as asked; a dangling symlink on the way gets its target created
+ * (inside the root, as runc does). Errors name the path. */
 int skiff_mounts_open_in_root(int rootfd, const char *path, enum skiff_mounts_create create,
                               int *ret_fd, skiff_err_t *err);
 /* Opens the parent directory of path (created when mkdir_parents) as an O_PATH|O_DIRECTORY fd
  * and returns the last component in *ret_name (heap, caller frees). -EINVAL for "/". */
-int skiff_mounts_open_parent_in_root(int rootfd, const char *path, bool mkdir_parents,
-                                     int *ret_fd, char **ret_name, skiff_err_t *err);
+int skiff_mounts_open_parent_in_root(int rootfd, const char *path, bool mkdir_parents, int *ret_fd,
+                                     char **ret_name, skiff_err_t *err);
 
 #endif

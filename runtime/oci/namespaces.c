@@ -132,10 +132,10 @@ int skiff_namespaces_open_pid(pid_t pid, struct skiff_ns_fds *out, skiff_err_t *
                 snprintf(self, sizeof(self), "/proc/self/ns/%s", ns_table[t].name);
                 struct stat a, b;
                 if (stat(path, &a) < 0) {
-                        if (errno == ENOENT && t != SKIFF_NS_MOUNT && t != SKIFF_NS_PID &&
-                            access("/proc/self/ns", F_OK) == 0 && stat(self, &b) < 0)
-                                continue; /* kernel without this namespace type */
-                        return skiff_error_set_errno(err, errno, "stat `%s`", path);
+                        int e = errno;
+                        if (e == ENOENT && stat(self, &b) < 0 && errno == ENOENT)
+                                continue; /* the kernel lacks this namespace type */
+                        return skiff_error_set_errno(err, e, "stat `%s`", path);
                 }
                 if (stat(self, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
                         continue;

@@ -13,35 +13,35 @@
 /* ---- name tables ----------------------------------------------------------------------------- */
 
 static const char *const ns_names[_SKIFF_NS_MAX] = {
-        [SKIFF_NS_PID] = "pid",   [SKIFF_NS_NETWORK] = "network", [SKIFF_NS_MOUNT] = "mount",
-        [SKIFF_NS_IPC] = "ipc",   [SKIFF_NS_UTS] = "uts",         [SKIFF_NS_USER] = "user",
-        [SKIFF_NS_CGROUP] = "cgroup", [SKIFF_NS_TIME] = "time",
+    [SKIFF_NS_PID] = "pid",       [SKIFF_NS_NETWORK] = "network", [SKIFF_NS_MOUNT] = "mount",
+    [SKIFF_NS_IPC] = "ipc",       [SKIFF_NS_UTS] = "uts",         [SKIFF_NS_USER] = "user",
+    [SKIFF_NS_CGROUP] = "cgroup", [SKIFF_NS_TIME] = "time",
 };
 
 static const char *const seccomp_action_names[_SKIFF_SECCOMP_ACTION_MAX] = {
-        [SKIFF_SECCOMP_KILL] = "SCMP_ACT_KILL",
-        [SKIFF_SECCOMP_KILL_PROCESS] = "SCMP_ACT_KILL_PROCESS",
-        [SKIFF_SECCOMP_KILL_THREAD] = "SCMP_ACT_KILL_THREAD",
-        [SKIFF_SECCOMP_TRAP] = "SCMP_ACT_TRAP",
-        [SKIFF_SECCOMP_ERRNO] = "SCMP_ACT_ERRNO",
-        [SKIFF_SECCOMP_TRACE] = "SCMP_ACT_TRACE",
-        [SKIFF_SECCOMP_ALLOW] = "SCMP_ACT_ALLOW",
-        [SKIFF_SECCOMP_LOG] = "SCMP_ACT_LOG",
-        [SKIFF_SECCOMP_NOTIFY] = "SCMP_ACT_NOTIFY",
+    [SKIFF_SECCOMP_KILL] = "SCMP_ACT_KILL",
+    [SKIFF_SECCOMP_KILL_PROCESS] = "SCMP_ACT_KILL_PROCESS",
+    [SKIFF_SECCOMP_KILL_THREAD] = "SCMP_ACT_KILL_THREAD",
+    [SKIFF_SECCOMP_TRAP] = "SCMP_ACT_TRAP",
+    [SKIFF_SECCOMP_ERRNO] = "SCMP_ACT_ERRNO",
+    [SKIFF_SECCOMP_TRACE] = "SCMP_ACT_TRACE",
+    [SKIFF_SECCOMP_ALLOW] = "SCMP_ACT_ALLOW",
+    [SKIFF_SECCOMP_LOG] = "SCMP_ACT_LOG",
+    [SKIFF_SECCOMP_NOTIFY] = "SCMP_ACT_NOTIFY",
 };
 
 static const char *const seccomp_op_names[_SKIFF_SECCOMP_OP_MAX] = {
-        [SKIFF_SECCOMP_OP_NE] = "SCMP_CMP_NE",
-        [SKIFF_SECCOMP_OP_LT] = "SCMP_CMP_LT",
-        [SKIFF_SECCOMP_OP_LE] = "SCMP_CMP_LE",
-        [SKIFF_SECCOMP_OP_EQ] = "SCMP_CMP_EQ",
-        [SKIFF_SECCOMP_OP_GE] = "SCMP_CMP_GE",
-        [SKIFF_SECCOMP_OP_GT] = "SCMP_CMP_GT",
-        [SKIFF_SECCOMP_OP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
+    [SKIFF_SECCOMP_OP_NE] = "SCMP_CMP_NE",
+    [SKIFF_SECCOMP_OP_LT] = "SCMP_CMP_LT",
+    [SKIFF_SECCOMP_OP_LE] = "SCMP_CMP_LE",
+    [SKIFF_SECCOMP_OP_EQ] = "SCMP_CMP_EQ",
+    [SKIFF_SECCOMP_OP_GE] = "SCMP_CMP_GE",
+    [SKIFF_SECCOMP_OP_GT] = "SCMP_CMP_GT",
+    [SKIFF_SECCOMP_OP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
 };
 
 static const char *const propagation_names[] = {
-        "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable",
+    "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable",
 };
 
 /* Decodes a string through a name table into an int-sized enum. */
@@ -66,9 +66,9 @@ static int dec_ns_type(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 }
 
 static const struct skiff_json_field ns_fields[] = {
-        {"type", dec_ns_type, offsetof(struct skiff_spec_namespace, type), true},
-        {"path", skiff_json_dec_string, offsetof(struct skiff_spec_namespace, path)},
-        {NULL},
+    {"type", dec_ns_type, offsetof(struct skiff_spec_namespace, type), true},
+    {"path", skiff_json_dec_string, offsetof(struct skiff_spec_namespace, path)},
+    {NULL},
 };
 
 static int dec_namespace(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -101,10 +101,10 @@ static int dec_namespaces(skiff_jv *v, const char *path, void *f, skiff_err_t *e
 }
 
 static const struct skiff_json_field idmap_fields[] = {
-        {"containerID", skiff_json_dec_u32, offsetof(struct skiff_spec_idmap, container_id), true},
-        {"hostID", skiff_json_dec_u32, offsetof(struct skiff_spec_idmap, host_id), true},
-        {"size", skiff_json_dec_u32, offsetof(struct skiff_spec_idmap, size), true},
-        {NULL},
+    {"containerID", skiff_json_dec_u32, offsetof(struct skiff_spec_idmap, container_id), true},
+    {"hostID", skiff_json_dec_u32, offsetof(struct skiff_spec_idmap, host_id), true},
+    {"size", skiff_json_dec_u32, offsetof(struct skiff_spec_idmap, size), true},
+    {NULL},
 };
 
 static int dec_idmap(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -152,14 +152,14 @@ SKIFF_SPEC_OPT_DECODER(dec_dev_uid, struct skiff_spec_device, uid, has_uid, skif
 SKIFF_SPEC_OPT_DECODER(dec_dev_gid, struct skiff_spec_device, gid, has_gid, skiff_json_dec_u32)
 
 static const struct skiff_json_field device_fields[] = {
-        {"path", skiff_json_dec_string, offsetof(struct skiff_spec_device, path), true},
-        {"type", dec_device_type, offsetof(struct skiff_spec_device, type), true},
-        {"major", skiff_json_dec_i64, offsetof(struct skiff_spec_device, major)},
-        {"minor", skiff_json_dec_i64, offsetof(struct skiff_spec_device, minor)},
-        {"fileMode", dec_dev_mode, 0},
-        {"uid", dec_dev_uid, 0},
-        {"gid", dec_dev_gid, 0},
-        {NULL},
+    {"path", skiff_json_dec_string, offsetof(struct skiff_spec_device, path), true},
+    {"type", dec_device_type, offsetof(struct skiff_spec_device, type), true},
+    {"major", skiff_json_dec_i64, offsetof(struct skiff_spec_device, major)},
+    {"minor", skiff_json_dec_i64, offsetof(struct skiff_spec_device, minor)},
+    {"fileMode", dec_dev_mode, 0},
+    {"uid", dec_dev_uid, 0},
+    {"gid", dec_dev_gid, 0},
+    {NULL},
 };
 
 static int dec_device(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -204,19 +204,20 @@ static int dec_access(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
                 return r;
         const char *s = *(char **)f;
         if (s[strspn(s, "rwm")] != '\0')
-                return skiff_error_set(err, EINVAL, "%s: invalid access `%s` (expected a subset "
-                                                    "of `rwm`)",
+                return skiff_error_set(err, EINVAL,
+                                       "%s: invalid access `%s` (expected a subset "
+                                       "of `rwm`)",
                                        path, s);
         return 0;
 }
 
 static const struct skiff_json_field rule_fields[] = {
-        {"allow", skiff_json_dec_bool, offsetof(struct skiff_spec_device_rule, allow), true},
-        {"type", dec_rule_type, offsetof(struct skiff_spec_device_rule, type)},
-        {"major", skiff_json_dec_i64, offsetof(struct skiff_spec_device_rule, major)},
-        {"minor", skiff_json_dec_i64, offsetof(struct skiff_spec_device_rule, minor)},
-        {"access", dec_access, offsetof(struct skiff_spec_device_rule, access)},
-        {NULL},
+    {"allow", skiff_json_dec_bool, offsetof(struct skiff_spec_device_rule, allow), true},
+    {"type", dec_rule_type, offsetof(struct skiff_spec_device_rule, type)},
+    {"major", skiff_json_dec_i64, offsetof(struct skiff_spec_device_rule, major)},
+    {"minor", skiff_json_dec_i64, offsetof(struct skiff_spec_device_rule, minor)},
+    {"access", dec_access, offsetof(struct skiff_spec_device_rule, access)},
+    {NULL},
 };
 
 static int dec_rule(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -260,54 +261,53 @@ SKIFF_SPEC_OPT_DECODER(dec_cpu_period, R, cpu_period, has_cpu_period, skiff_json
 SKIFF_SPEC_OPT_DECODER(dec_cpu_burst, R, cpu_burst, has_cpu_burst, skiff_json_dec_u64)
 SKIFF_SPEC_OPT_DECODER(dec_cpu_rt_runtime, R, cpu_rt_runtime, has_cpu_rt_runtime,
                        skiff_json_dec_i64)
-SKIFF_SPEC_OPT_DECODER(dec_cpu_rt_period, R, cpu_rt_period, has_cpu_rt_period,
-                       skiff_json_dec_u64)
+SKIFF_SPEC_OPT_DECODER(dec_cpu_rt_period, R, cpu_rt_period, has_cpu_rt_period, skiff_json_dec_u64)
 SKIFF_SPEC_OPT_DECODER(dec_cpu_idle, R, cpu_idle, has_cpu_idle, skiff_json_dec_i64)
 SKIFF_SPEC_OPT_DECODER(dec_pids_limit, R, pids_limit, has_pids_limit, skiff_json_dec_i64)
 SKIFF_SPEC_OPT_DECODER(dec_blkio_weight, R, blkio_weight, has_blkio_weight, skiff_json_dec_u32)
 
 static const struct skiff_json_field memory_fields[] = {
-        {"limit", dec_mem_limit, 0},
-        {"reservation", dec_mem_res, 0},
-        {"swap", dec_mem_swap, 0},
-        {"swappiness", dec_mem_swappiness, 0},
-        {"disableOOMKiller", dec_oom_killer, 0},
-        {"kernel", dec_check_i64, 0},
-        {"kernelTCP", dec_check_i64, 0},
-        {"useHierarchy", dec_check_bool, 0},
-        {"checkBeforeUpdate", dec_check_bool, 0},
-        {NULL},
+    {"limit", dec_mem_limit, 0},
+    {"reservation", dec_mem_res, 0},
+    {"swap", dec_mem_swap, 0},
+    {"swappiness", dec_mem_swappiness, 0},
+    {"disableOOMKiller", dec_oom_killer, 0},
+    {"kernel", dec_check_i64, 0},
+    {"kernelTCP", dec_check_i64, 0},
+    {"useHierarchy", dec_check_bool, 0},
+    {"checkBeforeUpdate", dec_check_bool, 0},
+    {NULL},
 };
 
 static const struct skiff_json_field cpu_fields[] = {
-        {"shares", dec_cpu_shares, 0},
-        {"quota", dec_cpu_quota, 0},
-        {"period", dec_cpu_period, 0},
-        {"burst", dec_cpu_burst, 0},
-        {"realtimeRuntime", dec_cpu_rt_runtime, 0},
-        {"realtimePeriod", dec_cpu_rt_period, 0},
-        {"cpus", skiff_json_dec_string, offsetof(R, cpuset_cpus)},
-        {"mems", skiff_json_dec_string, offsetof(R, cpuset_mems)},
-        {"idle", dec_cpu_idle, 0},
-        {NULL},
+    {"shares", dec_cpu_shares, 0},
+    {"quota", dec_cpu_quota, 0},
+    {"period", dec_cpu_period, 0},
+    {"burst", dec_cpu_burst, 0},
+    {"realtimeRuntime", dec_cpu_rt_runtime, 0},
+    {"realtimePeriod", dec_cpu_rt_period, 0},
+    {"cpus", skiff_json_dec_string, offsetof(R, cpuset_cpus)},
+    {"mems", skiff_json_dec_string, offsetof(R, cpuset_mems)},
+    {"idle", dec_cpu_idle, 0},
+    {NULL},
 };
 
 static const struct skiff_json_field pids_fields[] = {
-        {"limit", dec_pids_limit, 0},
-        {NULL},
+    {"limit", dec_pids_limit, 0},
+    {NULL},
 };
 
 static const struct skiff_json_field blkio_fields[] = {
-        {"weight", dec_blkio_weight, 0},
-        {NULL},
+    {"weight", dec_blkio_weight, 0},
+    {NULL},
 };
 
 typedef __typeof__(*((R *)0)->hugepages) hugepage_t;
 
 static const struct skiff_json_field hugepage_fields[] = {
-        {"pageSize", skiff_json_dec_string, offsetof(hugepage_t, page_size), true},
-        {"limit", skiff_json_dec_u64, offsetof(hugepage_t, limit), true},
-        {NULL},
+    {"pageSize", skiff_json_dec_string, offsetof(hugepage_t, page_size), true},
+    {"limit", skiff_json_dec_u64, offsetof(hugepage_t, limit), true},
+    {NULL},
 };
 
 static int dec_hugepage(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -318,8 +318,8 @@ static int dec_hugepage(skiff_jv *v, const char *path, void *f, skiff_err_t *err
 static int dec_hugepages(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 {
         R *r = f;
-        return skiff_spec_dec_array(v, path, &r->hugepages, &r->n_hugepages,
-                                    sizeof(*r->hugepages), dec_hugepage, err);
+        return skiff_spec_dec_array(v, path, &r->hugepages, &r->n_hugepages, sizeof(*r->hugepages),
+                                    dec_hugepage, err);
 }
 
 static int dec_memory(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -348,14 +348,10 @@ static int dec_unified(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 }
 
 static const struct skiff_json_field resources_fields[] = {
-        {"devices", dec_rules, 0},
-        {"memory", dec_memory, 0},
-        {"cpu", dec_cpu, 0},
-        {"pids", dec_pids, 0},
-        {"blockIO", dec_blkio, 0},
-        {"hugepageLimits", dec_hugepages, 0},
-        {"unified", dec_unified, 0},
-        {NULL},
+    {"devices", dec_rules, 0},   {"memory", dec_memory, 0},
+    {"cpu", dec_cpu, 0},         {"pids", dec_pids, 0},
+    {"blockIO", dec_blkio, 0},   {"hugepageLimits", dec_hugepages, 0},
+    {"unified", dec_unified, 0}, {NULL},
 };
 #undef R
 
@@ -383,8 +379,7 @@ void skiff_spec_resources_clear(struct skiff_spec_resources *r)
 
 static int dec_action(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 {
-        return dec_enum(v, path, f, seccomp_action_names, _SKIFF_SECCOMP_ACTION_MAX, "action",
-                        err);
+        return dec_enum(v, path, f, seccomp_action_names, _SKIFF_SECCOMP_ACTION_MAX, "action", err);
 }
 
 static int dec_op(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -393,11 +388,11 @@ static int dec_op(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 }
 
 static const struct skiff_json_field arg_fields[] = {
-        {"index", skiff_json_dec_u32, offsetof(struct skiff_spec_seccomp_arg, index), true},
-        {"value", skiff_json_dec_u64, offsetof(struct skiff_spec_seccomp_arg, value), true},
-        {"valueTwo", skiff_json_dec_u64, offsetof(struct skiff_spec_seccomp_arg, value_two)},
-        {"op", dec_op, offsetof(struct skiff_spec_seccomp_arg, op), true},
-        {NULL},
+    {"index", skiff_json_dec_u32, offsetof(struct skiff_spec_seccomp_arg, index), true},
+    {"value", skiff_json_dec_u64, offsetof(struct skiff_spec_seccomp_arg, value), true},
+    {"valueTwo", skiff_json_dec_u64, offsetof(struct skiff_spec_seccomp_arg, value_two)},
+    {"op", dec_op, offsetof(struct skiff_spec_seccomp_arg, op), true},
+    {NULL},
 };
 
 static int dec_arg(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -423,11 +418,11 @@ SKIFF_SPEC_OPT_DECODER(dec_rule_errno, struct skiff_spec_seccomp_rule, errno_ret
                        skiff_json_dec_u32)
 
 static const struct skiff_json_field syscall_fields[] = {
-        {"names", skiff_json_dec_strv, offsetof(struct skiff_spec_seccomp_rule, names), true},
-        {"action", dec_action, offsetof(struct skiff_spec_seccomp_rule, action), true},
-        {"errnoRet", dec_rule_errno, 0},
-        {"args", dec_args, 0},
-        {NULL},
+    {"names", skiff_json_dec_strv, offsetof(struct skiff_spec_seccomp_rule, names), true},
+    {"action", dec_action, offsetof(struct skiff_spec_seccomp_rule, action), true},
+    {"errnoRet", dec_rule_errno, 0},
+    {"args", dec_args, 0},
+    {NULL},
 };
 
 static int dec_syscall(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -446,13 +441,13 @@ SKIFF_SPEC_OPT_DECODER(dec_default_errno, struct skiff_spec_seccomp, default_err
                        has_default_errno_ret, skiff_json_dec_u32)
 
 static const struct skiff_json_field seccomp_fields[] = {
-        {"defaultAction", dec_action, offsetof(struct skiff_spec_seccomp, default_action), true},
-        {"defaultErrnoRet", dec_default_errno, 0},
-        {"architectures", skiff_json_dec_strv, offsetof(struct skiff_spec_seccomp, architectures)},
-        {"flags", skiff_json_dec_strv, offsetof(struct skiff_spec_seccomp, flags)},
-        {"listenerPath", skiff_json_dec_string, offsetof(struct skiff_spec_seccomp, listener_path)},
-        {"syscalls", dec_syscalls, 0},
-        {NULL},
+    {"defaultAction", dec_action, offsetof(struct skiff_spec_seccomp, default_action), true},
+    {"defaultErrnoRet", dec_default_errno, 0},
+    {"architectures", skiff_json_dec_strv, offsetof(struct skiff_spec_seccomp, architectures)},
+    {"flags", skiff_json_dec_strv, offsetof(struct skiff_spec_seccomp, flags)},
+    {"listenerPath", skiff_json_dec_string, offsetof(struct skiff_spec_seccomp, listener_path)},
+    {"syscalls", dec_syscalls, 0},
+    {NULL},
 };
 
 static void seccomp_clear(struct skiff_spec_seccomp *s)
@@ -511,20 +506,19 @@ static int dec_path_list(skiff_jv *v, const char *path, void *f, skiff_err_t *er
 }
 
 static const struct skiff_json_field linux_fields[] = {
-        {"namespaces", dec_namespaces, 0},
-        {"uidMappings", dec_uid_mappings, 0},
-        {"gidMappings", dec_gid_mappings, 0},
-        {"devices", dec_devices, 0},
-        {"cgroupsPath", skiff_json_dec_string, offsetof(struct skiff_spec_linux, cgroups_path)},
-        {"resources", dec_resources, 0},
-        {"sysctl", skiff_json_dec_strmap, offsetof(struct skiff_spec_linux, sysctl)},
-        {"seccomp", dec_seccomp, 0},
-        {"rootfsPropagation", dec_propagation,
-         offsetof(struct skiff_spec_linux, rootfs_propagation)},
-        {"maskedPaths", dec_path_list, offsetof(struct skiff_spec_linux, masked_paths)},
-        {"readonlyPaths", dec_path_list, offsetof(struct skiff_spec_linux, readonly_paths)},
-        {"mountLabel", skiff_json_dec_string, offsetof(struct skiff_spec_linux, mount_label)},
-        {NULL},
+    {"namespaces", dec_namespaces, 0},
+    {"uidMappings", dec_uid_mappings, 0},
+    {"gidMappings", dec_gid_mappings, 0},
+    {"devices", dec_devices, 0},
+    {"cgroupsPath", skiff_json_dec_string, offsetof(struct skiff_spec_linux, cgroups_path)},
+    {"resources", dec_resources, 0},
+    {"sysctl", skiff_json_dec_strmap, offsetof(struct skiff_spec_linux, sysctl)},
+    {"seccomp", dec_seccomp, 0},
+    {"rootfsPropagation", dec_propagation, offsetof(struct skiff_spec_linux, rootfs_propagation)},
+    {"maskedPaths", dec_path_list, offsetof(struct skiff_spec_linux, masked_paths)},
+    {"readonlyPaths", dec_path_list, offsetof(struct skiff_spec_linux, readonly_paths)},
+    {"mountLabel", skiff_json_dec_string, offsetof(struct skiff_spec_linux, mount_label)},
+    {NULL},
 };
 
 int skiff_spec_linux_decode(skiff_jv *v, const char *path, struct skiff_spec_linux *l,

@@ -56,22 +56,22 @@ static const struct {
         const char *name;
         int resource;
 } rlimit_table[] = {
-        {"RLIMIT_AS", RLIMIT_AS},
-        {"RLIMIT_CORE", RLIMIT_CORE},
-        {"RLIMIT_CPU", RLIMIT_CPU},
-        {"RLIMIT_DATA", RLIMIT_DATA},
-        {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-        {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-        {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
-        {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-        {"RLIMIT_NICE", RLIMIT_NICE},
-        {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-        {"RLIMIT_NPROC", RLIMIT_NPROC},
-        {"RLIMIT_RSS", RLIMIT_RSS},
-        {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
-        {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-        {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-        {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 static int dec_rlimit_type(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -89,10 +89,10 @@ static int dec_rlimit_type(skiff_jv *v, const char *path, void *f, skiff_err_t *
 }
 
 static const struct skiff_json_field rlimit_fields[] = {
-        {"type", dec_rlimit_type, offsetof(struct skiff_spec_rlimit, resource), true},
-        {"hard", skiff_json_dec_u64, offsetof(struct skiff_spec_rlimit, hard), true},
-        {"soft", skiff_json_dec_u64, offsetof(struct skiff_spec_rlimit, soft), true},
-        {NULL},
+    {"type", dec_rlimit_type, offsetof(struct skiff_spec_rlimit, resource), true},
+    {"hard", skiff_json_dec_u64, offsetof(struct skiff_spec_rlimit, hard), true},
+    {"soft", skiff_json_dec_u64, offsetof(struct skiff_spec_rlimit, soft), true},
+    {NULL},
 };
 
 static int dec_rlimit(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -118,12 +118,12 @@ static int dec_rlimits(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 }
 
 static const struct skiff_json_field caps_fields[] = {
-        {"bounding", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, bounding)},
-        {"effective", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, effective)},
-        {"inheritable", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, inheritable)},
-        {"permitted", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, permitted)},
-        {"ambient", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, ambient)},
-        {NULL},
+    {"bounding", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, bounding)},
+    {"effective", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, effective)},
+    {"inheritable", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, inheritable)},
+    {"permitted", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, permitted)},
+    {"ambient", skiff_json_dec_strv, offsetof(struct skiff_spec_caps, ambient)},
+    {NULL},
 };
 
 static int dec_caps(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -134,9 +134,9 @@ static int dec_caps(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 }
 
 static const struct skiff_json_field console_fields[] = {
-        {"height", skiff_json_dec_u32, offsetof(struct skiff_spec_process, console_height), true},
-        {"width", skiff_json_dec_u32, offsetof(struct skiff_spec_process, console_width), true},
-        {NULL},
+    {"height", skiff_json_dec_u32, offsetof(struct skiff_spec_process, console_height), true},
+    {"width", skiff_json_dec_u32, offsetof(struct skiff_spec_process, console_width), true},
+    {NULL},
 };
 
 static int dec_console_size(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -164,11 +164,11 @@ static int dec_additional_gids(skiff_jv *v, const char *path, void *f, skiff_err
 SKIFF_SPEC_OPT_DECODER(dec_umask, struct skiff_spec_user, umask, has_umask, skiff_json_dec_u32)
 
 static const struct skiff_json_field user_fields[] = {
-        {"uid", skiff_json_dec_u32, offsetof(struct skiff_spec_user, uid)},
-        {"gid", skiff_json_dec_u32, offsetof(struct skiff_spec_user, gid)},
-        {"umask", dec_umask, 0},
-        {"additionalGids", dec_additional_gids, 0},
-        {NULL},
+    {"uid", skiff_json_dec_u32, offsetof(struct skiff_spec_user, uid)},
+    {"gid", skiff_json_dec_u32, offsetof(struct skiff_spec_user, gid)},
+    {"umask", dec_umask, 0},
+    {"additionalGids", dec_additional_gids, 0},
+    {NULL},
 };
 
 static int dec_user(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -180,21 +180,21 @@ SKIFF_SPEC_OPT_DECODER(dec_oom_score_adj, struct skiff_spec_process, oom_score_a
                        has_oom_score_adj, skiff_json_dec_i32)
 
 static const struct skiff_json_field process_fields[] = {
-        {"terminal", skiff_json_dec_bool, offsetof(struct skiff_spec_process, terminal)},
-        {"consoleSize", dec_console_size, 0},
-        {"user", dec_user, offsetof(struct skiff_spec_process, user)},
-        {"args", skiff_json_dec_strv, offsetof(struct skiff_spec_process, args), true},
-        {"env", skiff_json_dec_strv, offsetof(struct skiff_spec_process, env)},
-        {"cwd", skiff_json_dec_string, offsetof(struct skiff_spec_process, cwd), true},
-        {"capabilities", dec_caps, 0},
-        {"rlimits", dec_rlimits, 0},
-        {"noNewPrivileges", skiff_json_dec_bool,
-         offsetof(struct skiff_spec_process, no_new_privileges)},
-        {"apparmorProfile", skiff_json_dec_string,
-         offsetof(struct skiff_spec_process, apparmor_profile)},
-        {"oomScoreAdj", dec_oom_score_adj, 0},
-        {"selinuxLabel", skiff_json_dec_string, offsetof(struct skiff_spec_process, selinux_label)},
-        {NULL},
+    {"terminal", skiff_json_dec_bool, offsetof(struct skiff_spec_process, terminal)},
+    {"consoleSize", dec_console_size, 0},
+    {"user", dec_user, offsetof(struct skiff_spec_process, user)},
+    {"args", skiff_json_dec_strv, offsetof(struct skiff_spec_process, args), true},
+    {"env", skiff_json_dec_strv, offsetof(struct skiff_spec_process, env)},
+    {"cwd", skiff_json_dec_string, offsetof(struct skiff_spec_process, cwd), true},
+    {"capabilities", dec_caps, 0},
+    {"rlimits", dec_rlimits, 0},
+    {"noNewPrivileges", skiff_json_dec_bool,
+     offsetof(struct skiff_spec_process, no_new_privileges)},
+    {"apparmorProfile", skiff_json_dec_string,
+     offsetof(struct skiff_spec_process, apparmor_profile)},
+    {"oomScoreAdj", dec_oom_score_adj, 0},
+    {"selinuxLabel", skiff_json_dec_string, offsetof(struct skiff_spec_process, selinux_label)},
+    {NULL},
 };
 
 static int process_decode(skiff_jv *v, const char *path, struct skiff_spec_process *p,
@@ -212,8 +212,8 @@ static int process_decode(skiff_jv *v, const char *path, struct skiff_spec_proce
                 if (!eq || eq == p->env[i]) {
                         _cleanup_free_ char *epath = skiff_json_path_key(path, "env");
                         return skiff_error_set(err, EINVAL,
-                                               "%s[%zu]: expected `NAME=value`, got `%s`", epath,
-                                               i, p->env[i]);
+                                               "%s[%zu]: expected `NAME=value`, got `%s`", epath, i,
+                                               p->env[i]);
                 }
         }
         _cleanup_free_ char *cpath = skiff_json_path_key(path, "cwd");
@@ -240,12 +240,11 @@ static void process_clear(struct skiff_spec_process *p)
 /* ---- mounts ---------------------------------------------------------------------------------- */
 
 static const struct skiff_json_field mount_fields[] = {
-        {"destination", skiff_json_dec_string, offsetof(struct skiff_spec_mount, destination),
-         true},
-        {"type", skiff_json_dec_string, offsetof(struct skiff_spec_mount, type)},
-        {"source", skiff_json_dec_string, offsetof(struct skiff_spec_mount, source)},
-        {"options", skiff_json_dec_strv, offsetof(struct skiff_spec_mount, options)},
-        {NULL},
+    {"destination", skiff_json_dec_string, offsetof(struct skiff_spec_mount, destination), true},
+    {"type", skiff_json_dec_string, offsetof(struct skiff_spec_mount, type)},
+    {"source", skiff_json_dec_string, offsetof(struct skiff_spec_mount, source)},
+    {"options", skiff_json_dec_strv, offsetof(struct skiff_spec_mount, options)},
+    {NULL},
 };
 
 static int dec_mount(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -268,9 +267,9 @@ static int dec_mounts(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 /* ---- top level ------------------------------------------------------------------------------- */
 
 static const struct skiff_json_field root_fields[] = {
-        {"path", skiff_json_dec_string, offsetof(struct skiff_spec, root_path), true},
-        {"readonly", skiff_json_dec_bool, offsetof(struct skiff_spec, root_readonly)},
-        {NULL},
+    {"path", skiff_json_dec_string, offsetof(struct skiff_spec, root_path), true},
+    {"readonly", skiff_json_dec_bool, offsetof(struct skiff_spec, root_readonly)},
+    {NULL},
 };
 
 static int dec_root(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -291,15 +290,15 @@ static int dec_linux(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 }
 
 static const struct skiff_json_field spec_fields[] = {
-        {"ociVersion", skiff_json_dec_string, offsetof(struct skiff_spec, oci_version)},
-        {"root", dec_root, 0},
-        {"process", dec_process, 0},
-        {"hostname", skiff_json_dec_string, offsetof(struct skiff_spec, hostname)},
-        {"domainname", skiff_json_dec_string, offsetof(struct skiff_spec, domainname)},
-        {"mounts", dec_mounts, 0},
-        {"linux", dec_linux, offsetof(struct skiff_spec, linux_)},
-        {"annotations", skiff_json_dec_strmap, offsetof(struct skiff_spec, annotations)},
-        {NULL},
+    {"ociVersion", skiff_json_dec_string, offsetof(struct skiff_spec, oci_version)},
+    {"root", dec_root, 0},
+    {"process", dec_process, 0},
+    {"hostname", skiff_json_dec_string, offsetof(struct skiff_spec, hostname)},
+    {"domainname", skiff_json_dec_string, offsetof(struct skiff_spec, domainname)},
+    {"mounts", dec_mounts, 0},
+    {"linux", dec_linux, offsetof(struct skiff_spec, linux_)},
+    {"annotations", skiff_json_dec_strmap, offsetof(struct skiff_spec, annotations)},
+    {NULL},
 };
 
 static int parse_doc(const char *buf, size_t len, struct skiff_json **doc, skiff_err_t *err)
@@ -378,8 +377,7 @@ int skiff_spec_process_parse(const char *buf, size_t len, struct skiff_spec_proc
         int r = parse_doc(buf, len, &doc, err);
         if (r < 0)
                 return r;
-        _cleanup_(skiff_spec_process_freep) struct skiff_spec_process *p =
-                xcalloc(1, sizeof(*p));
+        _cleanup_(skiff_spec_process_freep) struct skiff_spec_process *p = xcalloc(1, sizeof(*p));
         r = process_decode(skiff_json_root(doc), "process", p, err);
         if (r < 0)
                 return r;
@@ -403,7 +401,7 @@ int skiff_spec_resources_parse(const char *buf, size_t len, struct skiff_spec_re
         if (r < 0)
                 return r;
         _cleanup_(skiff_spec_resources_freep) struct skiff_spec_resources *res =
-                xcalloc(1, sizeof(*res));
+            xcalloc(1, sizeof(*res));
         r = skiff_spec_resources_decode(skiff_json_root(doc), "resources", res, err);
         if (r < 0)
                 return r;

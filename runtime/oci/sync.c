@@ -1,6 +1,7 @@
 #include "oci/sync.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>

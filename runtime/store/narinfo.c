@@ -190,10 +190,10 @@ char *skiff_narinfo_format(const struct skiff_narinfo *ni)
         if (ni->file_size)
                 skiff_strbuf_printf(&sb, "FileSize: %" PRIu64 "\n", ni->file_size);
         skiff_nixhash_format(&ni->nar_hash, h);
-        skiff_strbuf_printf(&sb, "NarHash: %s\nNarSize: %" PRIu64 "\nReferences:", h,
+        skiff_strbuf_printf(&sb, "NarHash: %s\nNarSize: %" PRIu64 "\nReferences: ", h,
                             ni->nar_size);
         for (char **p = ni->references; p && *p; p++)
-                skiff_strbuf_printf(&sb, " %s", *p);
+                skiff_strbuf_printf(&sb, "%s%s", p == ni->references ? "" : " ", *p);
         skiff_strbuf_putc(&sb, '\n');
         if (ni->deriver)
                 skiff_strbuf_printf(&sb, "Deriver: %s\n", ni->deriver);
