@@ -25,17 +25,17 @@ static const struct {
         const char *name;
         int flag;
 } ns_table[_SKIFF_NS_MAX] = {
-        [SKIFF_NS_PID] = {"pid", CLONE_NEWPID},       [SKIFF_NS_NETWORK] = {"net", CLONE_NEWNET},
-        [SKIFF_NS_MOUNT] = {"mnt", CLONE_NEWNS},      [SKIFF_NS_IPC] = {"ipc", CLONE_NEWIPC},
-        [SKIFF_NS_UTS] = {"uts", CLONE_NEWUTS},       [SKIFF_NS_USER] = {"user", CLONE_NEWUSER},
-        [SKIFF_NS_CGROUP] = {"cgroup", CLONE_NEWCGROUP}, [SKIFF_NS_TIME] = {"time", CLONE_NEWTIME},
+    [SKIFF_NS_PID] = {"pid", CLONE_NEWPID},          [SKIFF_NS_NETWORK] = {"net", CLONE_NEWNET},
+    [SKIFF_NS_MOUNT] = {"mnt", CLONE_NEWNS},         [SKIFF_NS_IPC] = {"ipc", CLONE_NEWIPC},
+    [SKIFF_NS_UTS] = {"uts", CLONE_NEWUTS},          [SKIFF_NS_USER] = {"user", CLONE_NEWUSER},
+    [SKIFF_NS_CGROUP] = {"cgroup", CLONE_NEWCGROUP}, [SKIFF_NS_TIME] = {"time", CLONE_NEWTIME},
 };
 
 /* setns order: the user namespace first (it grants the capabilities for the rest), the mount
  * namespace last (after it, /proc paths of the caller may no longer resolve). */
 static const enum skiff_ns_type join_order[_SKIFF_NS_MAX] = {
-        SKIFF_NS_USER, SKIFF_NS_IPC,  SKIFF_NS_UTS,  SKIFF_NS_NETWORK,
-        SKIFF_NS_PID,  SKIFF_NS_CGROUP, SKIFF_NS_TIME, SKIFF_NS_MOUNT,
+    SKIFF_NS_USER, SKIFF_NS_IPC,    SKIFF_NS_UTS,  SKIFF_NS_NETWORK,
+    SKIFF_NS_PID,  SKIFF_NS_CGROUP, SKIFF_NS_TIME, SKIFF_NS_MOUNT,
 };
 
 void skiff_ns_fds_init(struct skiff_ns_fds *f)
@@ -97,8 +97,8 @@ static int check_ns_fd(int fd, enum skiff_ns_type t, const char *path, skiff_err
 {
         int type = ioctl(fd, NS_GET_NSTYPE);
         if (type < 0)
-                return skiff_error_set_errno(err, errno, "namespace `%s` (%s): NS_GET_NSTYPE",
-                                             path, ns_table[t].name);
+                return skiff_error_set_errno(err, errno, "namespace `%s` (%s): NS_GET_NSTYPE", path,
+                                             ns_table[t].name);
         if (type != ns_table[t].flag)
                 return skiff_error_set(err, EINVAL, "`%s` is not a %s namespace", path,
                                        ns_table[t].name);
@@ -171,8 +171,7 @@ static int write_map(pid_t pid, const char *file, const struct skiff_spec_idmap 
                 return 0;
         _cleanup_strbuf_ struct skiff_strbuf sb = SKIFF_STRBUF_INIT;
         for (size_t i = 0; i < n; i++)
-                skiff_strbuf_printf(&sb, "%u %u %u\n", m[i].container_id, m[i].host_id,
-                                    m[i].size);
+                skiff_strbuf_printf(&sb, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
         _cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, file);
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0)

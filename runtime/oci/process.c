@@ -19,6 +19,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/strv.h"
+#include "base/xalloc.h"
 #include "oci/sync.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -65,8 +66,7 @@ int skiff_process_cloexec_fds(skiff_err_t *err)
         while ((de = readdir(d))) {
                 char *end = NULL;
                 long fd = strtol(de->d_name, &end, 10);
-                if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || fd < 3 ||
-                    fd == dirfd(d))
+                if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || fd < 3 || fd == dirfd(d))
                         continue;
                 if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
                         return skiff_error_set_errno(err, errno, "set FD_CLOEXEC on fd %ld", fd);
@@ -74,8 +74,7 @@ int skiff_process_cloexec_fds(skiff_err_t *err)
         return 0;
 }
 
-int skiff_process_setup_stdio(const struct skiff_process_plan *plan, int devnull,
-                              skiff_err_t *err)
+int skiff_process_setup_stdio(const struct skiff_process_plan *plan, int devnull, skiff_err_t *err)
 {
         int tmp[3] = {-EBADF, -EBADF, -EBADF};
         int r = 0;
@@ -196,12 +195,47 @@ static int lookup_path(const char *name, char *const *env, char *out, size_t out
         return skiff_error_set(err, ENOENT, "exec `%s`: executable file not found in $PATH", name);
 }
 
+/* Home directory of uid in the container's /etc/passwd (parsed by hand: NSS modules must
+ * never be loaded from a container image). */
+static char *passwd_home(uid_t uid)
+{
+        _cleanup_fclose_ FILE *f = fopen("/etc/passwd", "re");
+        if (!f)
+                return NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
+                line[strcspn(line, "\n")] = '\0';
+                char *field[7] = {NULL};
+                char *p = line;
+                size_t n = 0;
+                for (; n < 7 && p; n++)
+                        field[n] = strsep(&p, ":");
+                uint64_t v;
+                if (n >= 6 && skiff_parse_u64(field[2], &v) == 0 && v == uid && *field[5])
+                        return xstrdup(field[5]);
+        }
+        return NULL;
+}
+
+/* The process env, plus HOME from /etc/passwd ("/" when unknown) when the spec sets none,
+ * like runc. NULL means "use proc->env as is". */
+static char **env_with_home(const struct skiff_spec_process *proc)
+{
+        if (skiff_strv_env_get(proc->env, "HOME"))
+                return NULL;
+        char **env = skiff_strv_copy(proc->env);
+        _cleanup_free_ char *home = passwd_home(proc->user.uid);
+        skiff_strv_env_set(&env, "HOME", home ? home : "/");
+        return env;
+}
+
 static int load_seccomp(void *ctx, skiff_err_t *err)
 {
         int r = seccomp_load(ctx);
         if (r == -EACCES)
                 return skiff_error_set_errno(
-                        err, -r, "load seccomp filter (requires no_new_privs or CAP_SYS_ADMIN)");
+                    err, -r, "load seccomp filter (requires no_new_privs or CAP_SYS_ADMIN)");
         if (r < 0)
                 return skiff_error_set_errno(err, -r, "load seccomp filter");
         return 0;
@@ -227,8 +261,11 @@ _Noreturn void skiff_process_exec(const struct skiff_process_plan *plan)
                 skiff_error_set_errno(&err, errno, "process.cwd: chdir `%s`", proc->cwd);
                 skiff_process_fail(plan->sync_fd, &err, SKIFF_PROCESS_EXIT_SETUP);
         }
+        char **env = env_with_home(proc);
+        if (!env)
+                env = proc->env;
         skiff_err_t lookup_err = NULL;
-        (void)lookup_path(proc->args[0], proc->env, path, sizeof(path), &lookup_err);
+        (void)lookup_path(proc->args[0], env, path, sizeof(path), &lookup_err);
         if (proc->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
                 skiff_error_set_errno(&err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
                 skiff_process_fail(plan->sync_fd, &err, SKIFF_PROCESS_EXIT_SETUP);
@@ -247,7 +284,7 @@ _Noreturn void skiff_process_exec(const struct skiff_process_plan *plan)
         if (lookup_err)
                 skiff_process_fail(plan->sync_fd, &lookup_err, SKIFF_PROCESS_EXIT_EXEC);
         static char *const empty[] = {NULL};
-        execve(path, proc->args, proc->env ? proc->env : empty);
+        execve(path, proc->args, env ? env : empty);
         skiff_error_set_errno(&err, errno, "exec `%s`", path);
         skiff_process_fail(plan->sync_fd, &err, SKIFF_PROCESS_EXIT_EXEC);
 }

@@ -23,10 +23,10 @@ struct skiff_process_plan {
         const struct skiff_spec_process *proc; /* borrowed */
         bool has_caps;                         /* false: capabilities are left as they are */
         struct skiff_caps_plan caps;
-        void *seccomp;    /* compiled scmp_filter_ctx (oci/seccomp.h) or NULL; borrowed */
-        int sync_fd;      /* child end of the sync socketpair */
-        int stdio[3];     /* fds to install as 0, 1, 2 (-1: /dev/null); unused with a terminal */
-        bool barrier;     /* wait for SKIFF_SYNC_START before execve (container init) */
+        void *seccomp; /* compiled scmp_filter_ctx (oci/seccomp.h) or NULL; borrowed */
+        int sync_fd;   /* child end of the sync socketpair */
+        int stdio[3];  /* fds to install as 0, 1, 2 (-1: /dev/null); unused with a terminal */
+        bool barrier;  /* wait for SKIFF_SYNC_START before execve (container init) */
 };
 
 /* Parent side: fills the parts of plan derived from proc (capability sets). */
@@ -41,8 +41,7 @@ int skiff_process_cloexec_fds(skiff_err_t *err);
 
 /* Child side: installs plan->stdio as 0, 1, 2; -1 entries get devnull (an fd of /dev/null
  * opened by the child before pivot_root). Works when the given fds overlap 0..2. */
-int skiff_process_setup_stdio(const struct skiff_process_plan *plan, int devnull,
-                              skiff_err_t *err);
+int skiff_process_setup_stdio(const struct skiff_process_plan *plan, int devnull, skiff_err_t *err);
 
 /* Child side: process.rlimits. Raising a hard limit above what the process may have (EPERM,
  * e.g. RLIMIT_NOFILE without CAP_SYS_RESOURCE) falls back to the current hard limit. */

@@ -9,10 +9,9 @@
 #include "base/cleanup.h"
 
 static const char *const type_names[_SKIFF_SYNC_MAX] = {
-        [SKIFF_SYNC_EOF] = "eof",         [SKIFF_SYNC_PID] = "pid",
-        [SKIFF_SYNC_GO] = "go",           [SKIFF_SYNC_CONSOLE] = "console",
-        [SKIFF_SYNC_READY] = "ready",     [SKIFF_SYNC_START] = "start",
-        [SKIFF_SYNC_ERROR] = "error",
+    [SKIFF_SYNC_EOF] = "eof",         [SKIFF_SYNC_PID] = "pid",     [SKIFF_SYNC_GO] = "go",
+    [SKIFF_SYNC_CONSOLE] = "console", [SKIFF_SYNC_READY] = "ready", [SKIFF_SYNC_START] = "start",
+    [SKIFF_SYNC_ERROR] = "error",
 };
 
 int skiff_sync_pair(int fds[2], skiff_err_t *err)
@@ -30,7 +29,8 @@ int skiff_sync_send(int sock, enum skiff_sync_type type, int32_t value, const ch
                 tlen = strnlen(text, sizeof(msg.text) - 1);
                 memcpy(msg.text, text, tlen);
         }
-        struct iovec iov = {.iov_base = &msg, .iov_len = offsetof(struct skiff_sync_msg, text) + tlen + 1};
+        struct iovec iov = {.iov_base = &msg,
+                            .iov_len = offsetof(struct skiff_sync_msg, text) + tlen + 1};
         union {
                 char buf[CMSG_SPACE(sizeof(int))];
                 struct cmsghdr align;
@@ -58,8 +58,8 @@ int skiff_sync_send(int sock, enum skiff_sync_type type, int32_t value, const ch
 int skiff_sync_send_error(int sock, const struct skiff_error *e)
 {
         const char *m = skiff_error_msg(e);
-        return skiff_sync_send(sock, SKIFF_SYNC_ERROR, e ? e->errnum : EIO, *m ? m : "unknown error",
-                               -1);
+        return skiff_sync_send(sock, SKIFF_SYNC_ERROR, e ? e->errnum : EIO,
+                               *m ? m : "unknown error", -1);
 }
 
 int skiff_sync_recv(int sock, struct skiff_sync_msg *msg, int *ret_fd, skiff_err_t *err)
@@ -125,8 +125,8 @@ int skiff_sync_expect(int sock, enum skiff_sync_type want, struct skiff_sync_msg
         if (msg->type == SKIFF_SYNC_ERROR)
                 return skiff_error_set(err, msg->value > 0 ? msg->value : EIO, "%s", msg->text);
         if (msg->type == SKIFF_SYNC_EOF)
-                return skiff_error_set(err, EPROTO, "%s: exited during setup (expected `%s`)",
-                                       what, type_names[want]);
+                return skiff_error_set(err, EPROTO, "%s: exited during setup (expected `%s`)", what,
+                                       type_names[want]);
         return skiff_error_set(err, EPROTO, "%s: unexpected sync message `%s` (expected `%s`)",
                                what, type_names[msg->type], type_names[want]);
 }

@@ -15,9 +15,9 @@
 int skiff_terminal_open(uint32_t rows, uint32_t cols, int *ret_master, int *ret_slave,
                         skiff_err_t *err);
 
-/* Makes slave (the peer of master) the controlling terminal of a new session (setsid + TIOCSCTTY) and dups it to
- * 0, 1 and 2. When bind_console, also bind-mounts the slave over /dev/console (creating the
- * file if needed). Does not close slave. */
+/* Makes slave (the peer of master) the controlling terminal of a new session (setsid + TIOCSCTTY)
+ * and dups it to 0, 1 and 2. When bind_console, also bind-mounts the slave over /dev/console
+ * (creating the file if needed). Does not close slave. */
 int skiff_terminal_setup_slave(int master, int slave, bool bind_console, skiff_err_t *err);
 
 /* TIOCSWINSZ on fd. */

@@ -206,11 +206,14 @@ Test(container, echo_output_and_exit_code)
 Test(container, hostname_sysctl_and_pid1)
 {
         int st;
+        F.spec->process.oom_score_adj = 123;
         _cleanup_free_ char *out = run_output(
             (const char *const[]){"sh", "-c",
-                                  "hostname; cat /proc/sys/net/ipv4/ip_forward; echo $$", NULL},
+                                  "hostname; cat /proc/sys/net/ipv4/ip_forward; echo $$; "
+                                  "cat /proc/self/oom_score_adj; echo $HOME",
+                                  NULL},
             &st);
-        cr_assert_str_eq(out, "skiff-test\n1\n1\n");
+        cr_assert_str_eq(out, "skiff-test\n1\n1\n123\n/\n");
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 }
 
@@ -538,6 +541,11 @@ Test(container, pause_resume_stats)
 
 Test(container, exec_user_and_terminal)
 {
+        static const char passwd[] = "root:x:0:0::/root:/bin/sh\nu:x:1000:1001::/home/u:/bin/sh\n";
+        _cleanup_free_ char *pw = xasprintf("%s/etc/passwd", F.src);
+        skiff_err_t e0 = NULL;
+        must(skiff_fs_write_file_atomic(pw, passwd, strlen(passwd), 0644, false, &e0), &e0,
+             "write passwd");
         set_args(&F.spec->process, (const char *const[]){"sleep", "100", NULL});
         _cleanup_close_ int rd = run();
         int st;
@@ -545,7 +553,7 @@ Test(container, exec_user_and_terminal)
         proc.user.uid = 1000;
         proc.user.gid = 1001;
         _cleanup_(skiff_strv_freep) char **argv =
-            skiff_strv_copy((char *[]){"sh", "-c", "id -u; id -g; tty", NULL});
+            skiff_strv_copy((char *[]){"sh", "-c", "id -u; id -g; echo $HOME; tty", NULL});
         proc.args = argv;
         proc.terminal = true;
         struct skiff_exec_config ec = {.process = &proc, .stdio = {-1, -1, -1}};
@@ -558,7 +566,7 @@ Test(container, exec_user_and_terminal)
         close(console);
         st = wait_status(pid);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, out);
-        cr_assert(strncmp(out, "1000\r\n1001\r\n/dev/pts/", 21) == 0, "%s", out);
+        cr_assert(strncmp(out, "1000\r\n1001\r\n/home/u\r\n/dev/pts/", 30) == 0, "%s", out);
 }
 
 static void set_ns_path(enum skiff_ns_type t, const char *path)

@@ -42,7 +42,7 @@ static void forward(struct skiff_ttrpc_call *call, const uint8_t *p, size_t len,
                 return;
         }
         Containerd__Services__Events__Ttrpc__V1__ForwardRequest *fr =
-                containerd__services__events__ttrpc__v1__forward_request__unpack(NULL, len, p);
+            containerd__services__events__ttrpc__v1__forward_request__unpack(NULL, len, p);
         cr_assert_not_null(fr);
         cr_assert_not_null(fr->envelope);
         Containerd__Services__Events__Ttrpc__V1__Envelope *e = fr->envelope;
@@ -61,7 +61,7 @@ static void forward(struct skiff_ttrpc_call *call, const uint8_t *p, size_t len,
         snprintf(g->type_url, sizeof(g->type_url), "%s", e->event->type_url);
         if (strcmp(e->event->type_url, "containerd.events.TaskStart") == 0) {
                 Containerd__Events__TaskStart *ts = containerd__events__task_start__unpack(
-                        NULL, e->event->value.len, e->event->value.data);
+                    NULL, e->event->value.len, e->event->value.data);
                 cr_assert_not_null(ts);
                 g->pid = ts->pid;
                 containerd__events__task_start__free_unpacked(ts, NULL);
