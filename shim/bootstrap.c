@@ -385,7 +385,11 @@ daemon_exec(int listen_fd, int errfd, char *const argv[], const char *ttrpc_addr
         } else if (skiff_fd_set_cloexec(listen_fd, false) < 0) {
                 goto fail;
         }
-        /* Never keep containerd's start pipe open (§18.2). */
+        /* Keep nothing but the socket and the error pipe: an inherited copy of the start
+         * process's output pipe would make containerd wait for EOF forever (§18.2). */
+        if (errfd > SKIFF_SHIM_LISTEN_FD + 1)
+                (void)close_range(SKIFF_SHIM_LISTEN_FD + 1, (unsigned)errfd - 1, 0);
+        (void)close_range((unsigned)errfd + 1, ~0u, 0);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
                 goto fail;

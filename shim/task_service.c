@@ -1,9 +1,11 @@
 #include "shim/task_service.h"
+#include "shim/task_service-internal.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -25,7 +27,6 @@
 #include "types/task.pb-c.h"
 
 /* Go's zero time.Time as a Timestamp: what runc reports for a process that has not exited. */
-#define GO_ZERO_SECONDS (-62135596800LL)
 
 static struct {
         uv_loop_t *loop;
@@ -62,7 +63,7 @@ enum skiff_grpc_code skiff_task_service_code(int r)
 }
 
 /* Answers with the status for r; the message is the wrapped error text, else strerror. */
-static void reply_errno(struct skiff_ttrpc_call *call, int r, skiff_err_t *err)
+void skiff_task_service_reply_errno(struct skiff_ttrpc_call *call, int r, skiff_err_t *err)
 {
         const char *msg = err && *err ? skiff_error_msg(*err) : strerror(r < 0 ? -r : r);
         log_debug("request failed: method=%s error=%s", skiff_ttrpc_call_method(call), msg);
@@ -71,24 +72,11 @@ static void reply_errno(struct skiff_ttrpc_call *call, int r, skiff_err_t *err)
                 skiff_error_free(err);
 }
 
-static void reply_empty(struct skiff_ttrpc_call *call)
-{
-        skiff_ttrpc_reply(call, NULL);
-}
-
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static void msg_freep(void *p)
-{
-        ProtobufCMessage **m = p;
-        if (*m)
-                protobuf_c_message_free_unpacked(*m, NULL);
-}
-#define _cleanup_msg_ __attribute__((cleanup(msg_freep)))
-
 /* Unpacks payload into a message of descriptor d, or answers the call and returns NULL. */
-static void *unpack(struct skiff_ttrpc_call *call, const ProtobufCMessageDescriptor *d,
-                    const uint8_t *payload, size_t len)
+void *skiff_task_service_unpack(struct skiff_ttrpc_call *call, const ProtobufCMessageDescriptor *d,
+                                const uint8_t *payload, size_t len)
 {
         ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, payload);
         if (!m)
@@ -98,24 +86,24 @@ static void *unpack(struct skiff_ttrpc_call *call, const ProtobufCMessageDescrip
         return m;
 }
 
-static void timestamp_set(Google__Protobuf__Timestamp *ts, const struct timespec *at)
+void skiff_task_service_timestamp(Google__Protobuf__Timestamp *ts, const struct timespec *at)
 {
         google__protobuf__timestamp__init(ts);
         if (at->tv_sec == 0 && at->tv_nsec == 0) {
-                ts->seconds = GO_ZERO_SECONDS;
+                ts->seconds = SKIFF_GO_ZERO_SECONDS;
                 return;
         }
         ts->seconds = at->tv_sec;
         ts->nanos = (int32_t)at->tv_nsec;
 }
 
-static void publish(const char *topic, const char *type, const ProtobufCMessage *m)
+void skiff_task_service_publish(const char *topic, const char *type, const ProtobufCMessage *m)
 {
         if (svc.ctx && svc.ctx->events)
                 skiff_events_publish(svc.ctx->events, topic, type, m);
 }
 
-static int find_task(const char *id, struct skiff_task **t, skiff_err_t *err)
+int skiff_task_service_find_task(const char *id, struct skiff_task **t, skiff_err_t *err)
 {
         *t = skiff_task_table_find(id);
         if (!*t)
@@ -125,10 +113,10 @@ static int find_task(const char *id, struct skiff_task **t, skiff_err_t *err)
         return 0;
 }
 
-static int find_process(const char *id, const char *exec_id, struct skiff_task **t,
-                        struct skiff_process **p, skiff_err_t *err)
+int skiff_task_service_find_process(const char *id, const char *exec_id, struct skiff_task **t,
+                                    struct skiff_process **p, skiff_err_t *err)
 {
-        int r = find_task(id, t, err);
+        int r = skiff_task_service_find_task(id, t, err);
         if (r < 0)
                 return r;
         *p = skiff_task_process(*t, exec_id);
@@ -146,8 +134,8 @@ static const char *const op_names[_SKIFF_PROC_OP_MAX] = {
 };
 
 /* Checks op against p's state, with a message naming the state. */
-static int check_op(const struct skiff_task *t, const struct skiff_process *p,
-                    enum skiff_proc_op op, skiff_err_t *err)
+int skiff_task_service_check_op(const struct skiff_task *t, const struct skiff_process *p,
+                                enum skiff_proc_op op, skiff_err_t *err)
 {
         int r = skiff_process_check(p, op);
         if (r == -ENOENT && op == SKIFF_PROC_OP_KILL)
@@ -163,14 +151,14 @@ static int check_op(const struct skiff_task *t, const struct skiff_process *p,
 static void publish_exit(struct skiff_task *t, struct skiff_process *p)
 {
         Google__Protobuf__Timestamp ts;
-        timestamp_set(&ts, &p->exited_at);
+        skiff_task_service_timestamp(&ts, &p->exited_at);
         Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
         ev.container_id = t->id;
         ev.id = p->exec_id ? p->exec_id : t->id;
         ev.pid = (uint32_t)p->pid;
         ev.exit_status = (uint32_t)p->exit_status;
         ev.exited_at = &ts;
-        publish("/tasks/exit", "containerd.events.TaskExit", &ev.base);
+        skiff_task_service_publish("/tasks/exit", "containerd.events.TaskExit", &ev.base);
 }
 
 static void process_exited(struct skiff_task *t, struct skiff_process *p, int status,
@@ -227,7 +215,7 @@ static void oom_cb(void *data)
         log_info("oom kill: id=%s", t->id);
         Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
         ev.container_id = t->id;
-        publish("/tasks/oom", "containerd.events.TaskOOM", &ev.base);
+        skiff_task_service_publish("/tasks/oom", "containerd.events.TaskOOM", &ev.base);
 }
 
 /* ---- Create ---------------------------------------------------------------------------- */
@@ -242,7 +230,7 @@ static void create_fail(struct create_op *op, int r, skiff_err_t *err)
 {
         skiff_task_table_remove(op->t);
         skiff_task_free(op->t);
-        reply_errno(op->call, r, err);
+        skiff_task_service_reply_errno(op->call, r, err);
         protobuf_c_message_free_unpacked(&op->req->base, NULL);
         free(op);
 }
@@ -314,7 +302,7 @@ static void create_finish(int status, void *data)
         ev.io = &io;
         ev.checkpoint = req->checkpoint;
         ev.pid = (uint32_t)t->init->pid;
-        publish("/tasks/create", "containerd.events.TaskCreate", &ev.base);
+        skiff_task_service_publish("/tasks/create", "containerd.events.TaskCreate", &ev.base);
 
         Containerd__Task__V2__CreateTaskResponse resp =
             CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
@@ -326,8 +314,8 @@ static void create_finish(int status, void *data)
 
 static void h_create(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
 {
-        Containerd__Task__V2__CreateTaskRequest *req =
-            unpack(call, &containerd__task__v2__create_task_request__descriptor, payload, len);
+        Containerd__Task__V2__CreateTaskRequest *req = skiff_task_service_unpack(
+            call, &containerd__task__v2__create_task_request__descriptor, payload, len);
         if (!req)
                 return;
         skiff_err_t err = NULL;
@@ -342,7 +330,7 @@ static void h_create(struct skiff_ttrpc_call *call, const uint8_t *payload, size
         else if (skiff_task_table_find(req->id))
                 r = skiff_error_set(&err, EEXIST, "task `%s` already exists", req->id);
         if (r < 0) {
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 protobuf_c_message_free_unpacked(&req->base, NULL);
                 free(op);
                 return;
@@ -403,13 +391,13 @@ static void exec_start_finish(int status, void *data)
         skiff_err_t err = NULL;
 
         /* The init may have exited while a logger got ready. */
-        int r = check_op(t, t->init, SKIFF_PROC_OP_EXEC, &err);
+        int r = skiff_task_service_check_op(t, t->init, SKIFF_PROC_OP_EXEC, &err);
         if (r < 0 || t->init_exit_deferred) {
                 if (r >= 0)
                         r = skiff_error_set(&err, ENOTCONN, "task `%s` has exited", t->id);
                 skiff_stdio_free(p->stdio);
                 p->stdio = NULL;
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
         struct skiff_exec_config cfg = {.process = p->spec,
@@ -422,7 +410,7 @@ static void exec_start_finish(int status, void *data)
                 skiff_stdio_free(p->stdio); /* a retry opens it again */
                 p->stdio = NULL;
                 skiff_error_wrap(&err, "exec `%s` in task `%s`", p->exec_id, t->id);
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
         p->pid = pid;
@@ -441,7 +429,8 @@ static void exec_start_finish(int status, void *data)
         ev.container_id = t->id;
         ev.exec_id = p->exec_id;
         ev.pid = (uint32_t)pid;
-        publish("/tasks/exec-started", "containerd.events.TaskExecStarted", &ev.base);
+        skiff_task_service_publish("/tasks/exec-started", "containerd.events.TaskExecStarted",
+                                   &ev.base);
         Containerd__Task__V2__StartResponse resp = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
         resp.pid = (uint32_t)pid;
         skiff_ttrpc_reply(call, &resp.base);
@@ -450,14 +439,14 @@ static void exec_start_finish(int status, void *data)
 static void start_exec(struct skiff_ttrpc_call *call, struct skiff_task *t, struct skiff_process *p)
 {
         skiff_err_t err = NULL;
-        int r = check_op(t, p, SKIFF_PROC_OP_START, &err);
+        int r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_START, &err);
         if (r < 0 || t->init_exit_deferred || p->stdio) {
                 if (r >= 0)
                         r = skiff_error_set(&err, p->stdio ? EBUSY : ENOTCONN,
                                             p->stdio ? "exec `%s` is already starting"
                                                      : "task `%s` has exited",
                                             p->stdio ? p->exec_id : t->id);
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
         struct skiff_stdio_config scfg = {
@@ -470,7 +459,7 @@ static void start_exec(struct skiff_ttrpc_call *call, struct skiff_task *t, stru
         };
         r = skiff_stdio_open(svc.loop, svc.reaper, &scfg, &p->stdio, &err);
         if (r < 0) {
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
         struct exec_start_op *op = xcalloc(1, sizeof(*op));
@@ -481,33 +470,40 @@ static void start_exec(struct skiff_ttrpc_call *call, struct skiff_task *t, stru
                 skiff_stdio_free(p->stdio);
                 p->stdio = NULL;
                 skiff_error_set(&err, -r, "wait for the logger: %s", strerror(-r));
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
         }
 }
 
 static void h_start(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
 {
-        _cleanup_msg_ Containerd__Task__V2__StartRequest *req =
-            unpack(call, &containerd__task__v2__start_request__descriptor, payload, len);
+        _cleanup_msg_ Containerd__Task__V2__StartRequest *req = skiff_task_service_unpack(
+            call, &containerd__task__v2__start_request__descriptor, payload, len);
         if (!req)
                 return;
         skiff_err_t err = NULL;
         struct skiff_task *t = NULL;
         struct skiff_process *p = NULL;
-        int r = find_process(req->id, req->exec_id, &t, &p, &err);
+        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
         if (r < 0) {
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
         if (!skiff_process_is_init(p)) {
                 start_exec(call, t, p);
                 return;
         }
-        r = check_op(t, p, SKIFF_PROC_OP_START, &err);
+        r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_START, &err);
         if (r == 0)
                 r = skiff_container_start(t->container, &err);
         if (r < 0) {
-                reply_errno(call, r, &err);
+                /* A failed start leaves an exited init (status 127): collect it now so the
+                 * client's Delete right after this error sees a stopped task. */
+                siginfo_t si = {0};
+                if (p->state == SKIFF_PROC_CREATED && p->pid > 0 &&
+                    waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT | WNOHANG) == 0 &&
+                    si.si_pid == p->pid)
+                        skiff_reaper_drain(svc.reaper);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
         (void)skiff_process_transition(p, SKIFF_PROC_OP_START);
@@ -516,7 +512,7 @@ static void h_start(struct skiff_ttrpc_call *call, const uint8_t *payload, size_
         Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
         ev.container_id = t->id;
         ev.pid = (uint32_t)p->pid;
-        publish("/tasks/start", "containerd.events.TaskStart", &ev.base);
+        skiff_task_service_publish("/tasks/start", "containerd.events.TaskStart", &ev.base);
         Containerd__Task__V2__StartResponse resp = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
         resp.pid = (uint32_t)p->pid;
         skiff_ttrpc_reply(call, &resp.base);
@@ -553,18 +549,18 @@ static void delete_task(struct skiff_task *t)
 
 static void h_delete(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
 {
-        _cleanup_msg_ Containerd__Task__V2__DeleteRequest *req =
-            unpack(call, &containerd__task__v2__delete_request__descriptor, payload, len);
+        _cleanup_msg_ Containerd__Task__V2__DeleteRequest *req = skiff_task_service_unpack(
+            call, &containerd__task__v2__delete_request__descriptor, payload, len);
         if (!req)
                 return;
         skiff_err_t err = NULL;
         struct skiff_task *t = NULL;
         struct skiff_process *p = NULL;
-        int r = find_process(req->id, req->exec_id, &t, &p, &err);
+        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
         if (r == 0)
-                r = check_op(t, p, SKIFF_PROC_OP_DELETE, &err);
+                r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_DELETE, &err);
         if (r < 0) {
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
         if (p->state == SKIFF_PROC_CREATED) {
@@ -579,7 +575,7 @@ static void h_delete(struct skiff_ttrpc_call *call, const uint8_t *payload, size
         (void)skiff_process_transition(p, SKIFF_PROC_OP_DELETE);
 
         Google__Protobuf__Timestamp ts;
-        timestamp_set(&ts, &p->exited_at);
+        skiff_task_service_timestamp(&ts, &p->exited_at);
         Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
         resp.pid = (uint32_t)p->pid;
         resp.exit_status = (uint32_t)p->exit_status;
@@ -596,180 +592,27 @@ static void h_delete(struct skiff_ttrpc_call *call, const uint8_t *payload, size
         ev.exit_status = resp.exit_status;
         ev.exited_at = &ts;
         ev.id = "";
-        publish("/tasks/delete", "containerd.events.TaskDelete", &ev.base);
+        skiff_task_service_publish("/tasks/delete", "containerd.events.TaskDelete", &ev.base);
         skiff_ttrpc_reply(call, &resp.base);
         delete_task(t);
-}
-
-/* ---- State, Pids, Wait, Connect -------------------------------------------------------- */
-
-static Containerd__V1__Types__Status state_status(enum skiff_proc_state s)
-{
-        switch (s) {
-        case SKIFF_PROC_CREATED:
-                return CONTAINERD__V1__TYPES__STATUS__CREATED;
-        case SKIFF_PROC_RUNNING:
-                return CONTAINERD__V1__TYPES__STATUS__RUNNING;
-        case SKIFF_PROC_PAUSED:
-                return CONTAINERD__V1__TYPES__STATUS__PAUSED;
-        case SKIFF_PROC_STOPPED:
-        case SKIFF_PROC_DELETED:
-                return CONTAINERD__V1__TYPES__STATUS__STOPPED;
-        default:
-                return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
-        }
-}
-
-static void h_state(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__StateRequest *req =
-            unpack(call, &containerd__task__v2__state_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = skiff_task_table_find(req->id);
-        struct skiff_process *p = t ? skiff_task_process(t, req->exec_id) : NULL;
-        if (!p) {
-                int r = skiff_error_set(&err, ENOENT, "task `%s` process `%s` not found", req->id,
-                                        req->exec_id);
-                reply_errno(call, r, &err);
-                return;
-        }
-        Google__Protobuf__Timestamp ts;
-        timestamp_set(&ts, &p->exited_at);
-        Containerd__Task__V2__StateResponse resp = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
-        resp.id = p->exec_id ? p->exec_id : t->id;
-        resp.bundle = t->bundle;
-        resp.pid = (uint32_t)(p->pid > 0 ? p->pid : 0);
-        resp.status = state_status(p->state);
-        resp.stdin = p->stdin_path;
-        resp.stdout = p->stdout_path;
-        resp.stderr = p->stderr_path;
-        resp.terminal = p->terminal;
-        resp.exit_status = (uint32_t)p->exit_status;
-        resp.exited_at = &ts;
-        skiff_ttrpc_reply(call, &resp.base);
-}
-
-static void h_pids(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__PidsRequest *req =
-            unpack(call, &containerd__task__v2__pids_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        int r = find_task(req->id, &t, &err);
-        if (r < 0) {
-                reply_errno(call, r, &err);
-                return;
-        }
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n = 0;
-        if (skiff_container_pids(t->container, &pids, &n, &err) < 0) {
-                log_debug("cgroup pids unavailable: id=%s error=%s", t->id, skiff_error_msg(err));
-                skiff_error_free(&err);
-                n = 0;
-        }
-        bool live = t->init->state == SKIFF_PROC_CREATED || t->init->state == SKIFF_PROC_RUNNING ||
-                    t->init->state == SKIFF_PROC_PAUSED;
-        if (n == 0 && live && t->init->pid > 0) { /* at least one pid for a live task */
-                free(pids);
-                pids = xmalloc(sizeof(*pids));
-                pids[0] = t->init->pid;
-                n = 1;
-        }
-        Containerd__V1__Types__ProcessInfo *infos = xcalloc(n ? n : 1, sizeof(*infos));
-        Containerd__V1__Types__ProcessInfo **ptrs = xcalloc(n ? n : 1, sizeof(*ptrs));
-        Google__Protobuf__Any *anys = xcalloc(n ? n : 1, sizeof(*anys));
-        for (size_t i = 0; i < n; i++) {
-                containerd__v1__types__process_info__init(&infos[i]);
-                infos[i].pid = (uint32_t)pids[i];
-                ptrs[i] = &infos[i];
-                for (size_t j = 0; j < t->n_execs; j++) {
-                        if (t->execs[j]->pid != pids[i])
-                                continue;
-                        Containerd__Runc__V1__ProcessDetails d =
-                            CONTAINERD__RUNC__V1__PROCESS_DETAILS__INIT;
-                        d.exec_id = t->execs[j]->exec_id;
-                        google__protobuf__any__init(&anys[i]);
-                        anys[i].type_url = "containerd.runc.v1.ProcessDetails";
-                        anys[i].value.len = protobuf_c_message_get_packed_size(&d.base);
-                        anys[i].value.data = xmalloc(anys[i].value.len + 1);
-                        protobuf_c_message_pack(&d.base, anys[i].value.data);
-                        infos[i].info = &anys[i];
-                }
-        }
-        Containerd__Task__V2__PidsResponse resp = CONTAINERD__TASK__V2__PIDS_RESPONSE__INIT;
-        resp.n_processes = n;
-        resp.processes = ptrs;
-        skiff_ttrpc_reply(call, &resp.base);
-        for (size_t i = 0; i < n; i++)
-                free(anys[i].value.data);
-        free(anys);
-        free(ptrs);
-        free(infos);
-}
-
-static void wait_done(struct skiff_process *p, void *data)
-{
-        struct skiff_ttrpc_call *call = data;
-        Google__Protobuf__Timestamp ts;
-        timestamp_set(&ts, &p->exited_at);
-        Containerd__Task__V2__WaitResponse resp = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
-        resp.exit_status = (uint32_t)p->exit_status;
-        resp.exited_at = &ts;
-        skiff_ttrpc_reply(call, &resp.base);
-}
-
-static void h_wait(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__WaitRequest *req =
-            unpack(call, &containerd__task__v2__wait_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r < 0) {
-                reply_errno(call, r, &err);
-                return;
-        }
-        /* Answered now when stopped, else when the exit is processed (may be much later). */
-        skiff_process_on_exit(p, wait_done, call);
-}
-
-static void h_connect(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__ConnectRequest *req =
-            unpack(call, &containerd__task__v2__connect_request__descriptor, payload, len);
-        if (!req)
-                return;
-        struct skiff_task *t = skiff_task_table_find(req->id); /* unknown id: task_pid 0 */
-        Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
-        resp.shim_pid = (uint32_t)getpid();
-        resp.task_pid = t && t->init->pid > 0 ? (uint32_t)t->init->pid : 0;
-        resp.version = SKIFF_VERSION;
-        skiff_ttrpc_reply(call, &resp.base);
 }
 
 /* ---- Kill, Pause, Resume, Checkpoint --------------------------------------------------- */
 
 static void h_kill(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
 {
-        _cleanup_msg_ Containerd__Task__V2__KillRequest *req =
-            unpack(call, &containerd__task__v2__kill_request__descriptor, payload, len);
+        _cleanup_msg_ Containerd__Task__V2__KillRequest *req = skiff_task_service_unpack(
+            call, &containerd__task__v2__kill_request__descriptor, payload, len);
         if (!req)
                 return;
         skiff_err_t err = NULL;
         struct skiff_task *t = NULL;
         struct skiff_process *p = NULL;
-        int r = find_process(req->id, req->exec_id, &t, &p, &err);
+        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
         if (r == 0 && skiff_process_is_init(p) && t->init_exit_deferred)
                 r = skiff_error_set(&err, ENOENT, "process already finished");
         if (r == 0)
-                r = check_op(t, p, SKIFF_PROC_OP_KILL, &err);
+                r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_KILL, &err);
         if (r == 0 && (req->signal == 0 || req->signal >= (uint32_t)_NSIG))
                 r = skiff_error_set(&err, EINVAL, "kill: invalid signal %u", req->signal);
         if (r == 0 && !skiff_process_is_init(p) && p->pid <= 0)
@@ -785,81 +628,31 @@ static void h_kill(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t
                 }
         }
         if (r < 0) {
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
-        reply_empty(call);
-}
-
-static void pause_resume(struct skiff_ttrpc_call *call, const char *id, bool pause)
-{
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        int r = find_task(id, &t, &err);
-        enum skiff_proc_op op = pause ? SKIFF_PROC_OP_PAUSE : SKIFF_PROC_OP_RESUME;
-        if (r == 0)
-                r = check_op(t, t->init, op, &err);
-        if (r == 0)
-                r = pause ? skiff_container_pause(t->container, &err)
-                          : skiff_container_resume(t->container, &err);
-        if (r < 0) {
-                reply_errno(call, r, &err);
-                return;
-        }
-        (void)skiff_process_transition(t->init, op);
-        if (pause) {
-                Containerd__Events__TaskPaused ev = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
-                ev.container_id = t->id;
-                publish("/tasks/paused", "containerd.events.TaskPaused", &ev.base);
-        } else {
-                Containerd__Events__TaskResumed ev = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
-                ev.container_id = t->id;
-                publish("/tasks/resumed", "containerd.events.TaskResumed", &ev.base);
-        }
-        reply_empty(call);
-}
-
-static void h_pause(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__PauseRequest *req =
-            unpack(call, &containerd__task__v2__pause_request__descriptor, payload, len);
-        if (req)
-                pause_resume(call, req->id, true);
-}
-
-static void h_resume(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__ResumeRequest *req =
-            unpack(call, &containerd__task__v2__resume_request__descriptor, payload, len);
-        if (req)
-                pause_resume(call, req->id, false);
-}
-
-static void h_checkpoint(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        skiff_ttrpc_reply_error(call, SKIFF_GRPC_UNIMPLEMENTED,
-                                "checkpoint is not supported by skiff");
+        skiff_task_service_reply_empty(call);
 }
 
 /* ---- Exec, ResizePty, CloseIO, Update, Stats, Shutdown --------------------------------- */
 
 static void h_exec(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
 {
-        _cleanup_msg_ Containerd__Task__V2__ExecProcessRequest *req =
-            unpack(call, &containerd__task__v2__exec_process_request__descriptor, payload, len);
+        _cleanup_msg_ Containerd__Task__V2__ExecProcessRequest *req = skiff_task_service_unpack(
+            call, &containerd__task__v2__exec_process_request__descriptor, payload, len);
         if (!req)
                 return;
         skiff_err_t err = NULL;
         struct skiff_task *t = NULL;
         struct skiff_spec_process *spec = NULL;
-        int r = find_task(req->id, &t, &err);
+        int r = skiff_task_service_find_task(req->id, &t, &err);
         if (r == 0 && !*req->exec_id)
                 r = skiff_error_set(&err, EINVAL, "exec: `exec_id` is required");
         if (r == 0 && skiff_task_process(t, req->exec_id))
                 r = skiff_error_set(&err, EEXIST, "exec `%s` already exists in task `%s`",
                                     req->exec_id, t->id);
         if (r == 0)
-                r = check_op(t, t->init, SKIFF_PROC_OP_EXEC, &err);
+                r = skiff_task_service_check_op(t, t->init, SKIFF_PROC_OP_EXEC, &err);
         if (r == 0 && t->init_exit_deferred)
                 r = skiff_error_set(&err, ENOTCONN, "task `%s` has exited", t->id);
         if (r == 0 && (!req->spec || !req->spec->value.data))
@@ -871,7 +664,7 @@ static void h_exec(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t
                         skiff_error_wrap(&err, "exec `%s` spec", req->exec_id);
         }
         if (r < 0) {
-                reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
         struct skiff_process *p =
@@ -882,134 +675,31 @@ static void h_exec(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t
         Containerd__Events__TaskExecAdded ev = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
         ev.container_id = t->id;
         ev.exec_id = p->exec_id;
-        publish("/tasks/exec-added", "containerd.events.TaskExecAdded", &ev.base);
-        reply_empty(call);
-}
-
-static void h_resize_pty(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__ResizePtyRequest *req =
-            unpack(call, &containerd__task__v2__resize_pty_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r == 0)
-                r = check_op(t, p, SKIFF_PROC_OP_IO, &err);
-        if (r == 0 && !p->stdio)
-                r = skiff_error_set(&err, ENOTCONN, "resize pty: process not started");
-        if (r == 0)
-                r = skiff_stdio_resize(p->stdio, req->width, req->height, &err);
-        if (r < 0) {
-                reply_errno(call, r, &err);
-                return;
-        }
-        reply_empty(call);
-}
-
-static void h_close_io(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__CloseIORequest *req =
-            unpack(call, &containerd__task__v2__close_iorequest__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r == 0)
-                r = check_op(t, p, SKIFF_PROC_OP_IO, &err);
-        if (r < 0) {
-                reply_errno(call, r, &err);
-                return;
-        }
-        if (req->stdin && p->stdio)
-                skiff_stdio_close_stdin(p->stdio);
-        reply_empty(call);
-}
-
-static void h_update(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__UpdateTaskRequest *req =
-            unpack(call, &containerd__task__v2__update_task_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_spec_resources *res = NULL;
-        int r = find_task(req->id, &t, &err);
-        if (r == 0 && (!req->resources || !req->resources->value.data))
-                r = skiff_error_set(&err, EINVAL, "update: `resources` is required");
-        if (r == 0)
-                r = skiff_spec_resources_parse((const char *)req->resources->value.data,
-                                               req->resources->value.len, &res, &err);
-        if (r == 0)
-                r = skiff_container_update(t->container, res, &err);
-        skiff_spec_resources_free(res);
-        if (r < 0) {
-                reply_errno(call, r, &err);
-                return;
-        }
-        reply_empty(call);
-}
-
-static void h_stats(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        _cleanup_msg_ Containerd__Task__V2__StatsRequest *req =
-            unpack(call, &containerd__task__v2__stats_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_cgroup_stats st;
-        memset(&st, 0, sizeof(st));
-        int r = find_task(req->id, &t, &err);
-        if (r == 0)
-                r = skiff_container_stats(t->container, &st, &err);
-        if (r < 0) {
-                skiff_cgroup_stats_clear(&st);
-                reply_errno(call, r, &err);
-                return;
-        }
-        Google__Protobuf__Any any;
-        skiff_metrics_pack(&st, &any);
-        skiff_cgroup_stats_clear(&st);
-        Containerd__Task__V2__StatsResponse resp = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
-        resp.stats = &any;
-        skiff_ttrpc_reply(call, &resp.base);
-        skiff_metrics_any_clear(&any);
-}
-
-static void h_shutdown(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        reply_empty(call);
-        if (skiff_task_table_count() > 0)
-                return; /* other tasks of the pod still live here (pitfall 7) */
-        skiff_shim_request_exit();
+        skiff_task_service_publish("/tasks/exec-added", "containerd.events.TaskExecAdded",
+                                   &ev.base);
+        skiff_task_service_reply_empty(call);
 }
 
 /* ---- registration ---------------------------------------------------------------------- */
 
 static const struct skiff_ttrpc_method task_methods[] = {
-    {"State", h_state},
+    {"State", skiff_task_service_h_state},
     {"Create", h_create},
     {"Start", h_start},
     {"Delete", h_delete},
-    {"Pids", h_pids},
-    {"Pause", h_pause},
-    {"Resume", h_resume},
-    {"Checkpoint", h_checkpoint},
+    {"Pids", skiff_task_service_h_pids},
+    {"Pause", skiff_task_service_h_pause},
+    {"Resume", skiff_task_service_h_resume},
+    {"Checkpoint", skiff_task_service_h_checkpoint},
     {"Kill", h_kill},
     {"Exec", h_exec},
-    {"ResizePty", h_resize_pty},
-    {"CloseIO", h_close_io},
-    {"Update", h_update},
-    {"Wait", h_wait},
-    {"Stats", h_stats},
-    {"Connect", h_connect},
-    {"Shutdown", h_shutdown},
+    {"ResizePty", skiff_task_service_h_resize_pty},
+    {"CloseIO", skiff_task_service_h_close_io},
+    {"Update", skiff_task_service_h_update},
+    {"Wait", skiff_task_service_h_wait},
+    {"Stats", skiff_task_service_h_stats},
+    {"Connect", skiff_task_service_h_connect},
+    {"Shutdown", skiff_task_service_h_shutdown},
 };
 
 int skiff_task_service_init(uv_loop_t *loop, struct skiff_shim_ctx *ctx)

@@ -131,6 +131,18 @@ assert_not_contains() {
   fi
 }
 
+# assert_line DESC OUTPUT LINE: OUTPUT has a line equal to LINE.
+assert_line() {
+  local l
+  while IFS= read -r l; do
+    if [[ $l == "$3" ]]; then
+      ok "$1"
+      return 0
+    fi
+  done <<<"$2"
+  not_ok "$1" "expected a line: '$3'"$'\n'"actual: '$2'"
+}
+
 # assert_match DESC STRING ERE
 assert_match() {
   if [[ $2 =~ $3 ]]; then

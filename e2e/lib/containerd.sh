@@ -149,8 +149,10 @@ ctrd_dump_log() {
 # until it answers `ctr version`.
 ctrd_start() {
   _ctrd_paths
+  local lines=0
   mkdir -p "$CTRD_DIR"
   [[ -f $CTRD_CONFIG ]] || ctrd_write_config
+  [[ -f $CTRD_LOG ]] && lines=$(wc -l <"$CTRD_LOG")
   # Own session: a ^C or a signal to the test's process group must not
   # take containerd down behind the cleanup's back.
   setsid "$CTRD_BIN" --config "$CTRD_CONFIG" >>"$CTRD_LOG" 2>&1 </dev/null &
@@ -163,6 +165,15 @@ ctrd_start() {
     ctrd_dump_log
     die "containerd exited right after start"
   fi
+  # The CRI plugin answers "server is not initialized yet" until it has
+  # recovered its state; it logs "Start streaming server" just before that.
+  if ! retry_until 20 _ctrd_log_after "$lines" "Start streaming server"; then
+    diag "warning: the CRI plugin did not start (see $CTRD_LOG)"
+  fi
+}
+
+_ctrd_log_after() {
+  tail -n +"$(($1 + 1))" "$CTRD_LOG" | grep -q "$2"
 }
 
 # ctrd_stop: stop containerd only (shims keep running).
@@ -287,6 +298,13 @@ wait_task_status() {
 # ppid_of PID
 ppid_of() {
   awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null
+}
+
+# cgroup_dir PID CTRL: the cgroup v1 directory of PID for controller CTRL.
+cgroup_dir() {
+  local rel
+  rel=$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' "/proc/$1/cgroup")
+  echo "/sys/fs/cgroup/$2$rel"
 }
 
 # ctr_cleanup ID...: best-effort removal of tasks and containers.

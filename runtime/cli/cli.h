@@ -20,6 +20,9 @@ struct skiff_cli_verb {
 int skiff_cli_version(int argc, char **argv);
 int skiff_cli_nar(int argc, char **argv);   /* cli_nar.c */
 int skiff_cli_cache(int argc, char **argv); /* cli_cache.c */
+int skiff_cli_realize(int argc, char **argv); /* cli_realize.c */
+int skiff_cli_store(int argc, char **argv);   /* cli_store.c */
+int skiff_cli_gc(int argc, char **argv);      /* cli_store.c */
 
 /* Prints "skiff <verb>: <msg>" to stderr; returns SKIFF_EXIT_FAILURE. */
 int skiff_cli_fail(const char *verb, const char *msg);

@@ -8,6 +8,9 @@ static const struct skiff_cli_verb verbs[] = {
         {"version", skiff_cli_version, "print the version"},
         {"nar", skiff_cli_nar, "dump or restore a NAR (Nix archive)"},
         {"cache", skiff_cli_cache, "create signing keys; add directories to a file:// binary cache"},
+        {"realize", skiff_cli_realize, "substitute store paths and their closure into the node store"},
+        {"store", skiff_cli_store, "list, verify and repair the node store; manage GC roots"},
+        {"gc", skiff_cli_gc, "delete unreachable store paths"},
 };
 
 static void usage(FILE *f)

@@ -11,7 +11,7 @@
 #include "base/error.h"
 #include "oci/cgroups.h"
 #include "oci/namespaces.h"
-#include "oci/process.h"
+#include "oci/exec.h"
 #include "oci/spec.h"
 
 #define SKIFF_CONTAINER_STATE_FILE "skiff-state.json"
@@ -38,7 +38,7 @@ struct skiff_container {
 struct skiff_container_child {
         const struct skiff_spec *spec; /* NULL for exec */
         const char *rootfs;
-        struct skiff_process_plan plan;
+        struct skiff_exec_plan plan;
         struct skiff_ns_fds ns;
         int root_fd; /* exec: /proc/<init>/root */
         int clone_flags;

@@ -49,7 +49,7 @@ void skiff_container_kill_and_reap(pid_t pid)
 
 static _Noreturn void child_fail(const struct skiff_container_child *a, skiff_err_t *err)
 {
-        skiff_process_fail(a->plan.sync_fd, err, SKIFF_PROCESS_EXIT_SETUP);
+        skiff_exec_fail(a->plan.sync_fd, err, SKIFF_EXEC_EXIT_SETUP);
 }
 
 static int set_sysctls(const struct skiff_spec *spec, skiff_err_t *err)
@@ -116,10 +116,10 @@ static _Noreturn void container_child(struct skiff_container_child *a)
         const struct skiff_spec_process *proc = a->plan.proc;
         bool init = a->spec != NULL;
 
-        skiff_process_reset_signals();
+        skiff_exec_reset_signals();
         if (skiff_sync_expect(a->plan.sync_fd, SKIFF_SYNC_GO, &msg, NULL, "wait for the runtime",
                               &err) < 0)
-                _exit(SKIFF_PROCESS_EXIT_SETUP); /* the parent is gone or failed */
+                _exit(SKIFF_EXEC_EXIT_SETUP); /* the parent is gone or failed */
         if (a->new_userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
                 skiff_error_set_errno(&err, errno, "become root in the new user namespace");
                 child_fail(a, &err);
@@ -128,13 +128,13 @@ static _Noreturn void container_child(struct skiff_container_child *a)
                 skiff_error_set_errno(&err, errno, "create cgroup namespace");
                 child_fail(a, &err);
         }
-        if (skiff_process_cloexec_fds(&err) < 0)
+        if (skiff_exec_cloexec_fds(&err) < 0)
                 child_fail(a, &err);
         if (setsid() < 0) {
                 skiff_error_set_errno(&err, errno, "setsid");
                 child_fail(a, &err);
         }
-        if (!proc->terminal && skiff_process_setup_stdio(&a->plan, a->devnull, &err) < 0)
+        if (!proc->terminal && skiff_exec_setup_stdio(&a->plan, a->devnull, &err) < 0)
                 child_fail(a, &err);
         if (init) {
                 if (skiff_mounts_setup_rootfs(a->spec, a->rootfs, &err) < 0)
@@ -144,14 +144,14 @@ static _Noreturn void container_child(struct skiff_container_child *a)
                 child_fail(a, &err);
         if (init) {
                 if (set_hostname(a, &err) < 0 || set_sysctls(a->spec, &err) < 0 ||
-                    skiff_process_ensure_cwd(proc, &err) < 0 ||
+                    skiff_exec_ensure_cwd(proc, &err) < 0 ||
                     skiff_mounts_finalize(a->spec, &err) < 0)
                         child_fail(a, &err);
         }
-        if (skiff_process_set_rlimits(proc, &err) < 0)
+        if (skiff_exec_set_rlimits(proc, &err) < 0)
                 child_fail(a, &err);
         skiff_closep(&a->devnull);
-        skiff_process_exec(&a->plan);
+        skiff_exec_run(&a->plan);
 }
 
 /* The intermediate: joins namespaces by fd, clones the container process as a sibling and
@@ -159,7 +159,7 @@ static _Noreturn void container_child(struct skiff_container_child *a)
 static _Noreturn void intermediate(struct skiff_container_child *a)
 {
         skiff_err_t err = NULL;
-        skiff_process_reset_signals();
+        skiff_exec_reset_signals();
         if (skiff_namespaces_join(&a->ns, a->new_time, &err) < 0)
                 child_fail(a, &err);
         if (a->root_fd >= 0 && (fchdir(a->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)) {
@@ -177,7 +177,7 @@ static _Noreturn void intermediate(struct skiff_container_child *a)
                 container_child(a);
         if (skiff_sync_send(a->plan.sync_fd, SKIFF_SYNC_PID, (int32_t)pid, NULL, -1) < 0) {
                 (void)kill((pid_t)pid, SIGKILL);
-                _exit(SKIFF_PROCESS_EXIT_SETUP);
+                _exit(SKIFF_EXEC_EXIT_SETUP);
         }
         _exit(0);
 }

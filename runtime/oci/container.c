@@ -142,7 +142,7 @@ static int prepare_init(const struct skiff_container_config *cfg, struct skiff_c
                         struct skiff_container_child *a, skiff_err_t *err)
 {
         const struct skiff_spec *spec = cfg->spec;
-        int r = skiff_process_plan_init(&a->plan, &spec->process, err);
+        int r = skiff_exec_plan_init(&a->plan, &spec->process, err);
         if (r < 0)
                 return r;
         a->spec = spec;
@@ -206,7 +206,7 @@ int skiff_container_create(const struct skiff_container_config *cfg, struct skif
                            int *console_fd, skiff_err_t *err)
 {
         if (console_fd)
-                *console_fd = -EBADF;
+                *console_fd = -1;
         if (!cfg->id || !*cfg->id || !cfg->bundle || cfg->bundle[0] != '/' || !cfg->spec)
                 return skiff_error_set(err, EINVAL,
                                        "create container: id, absolute bundle and "
@@ -262,7 +262,7 @@ int skiff_container_create(const struct skiff_container_config *cfg, struct skif
                 goto fail;
         *out = TAKE_PTR(c);
         if (console_fd)
-                *console_fd = TAKE_FD(console);
+                *console_fd = console >= 0 ? TAKE_FD(console) : -1;
         return 0;
 fail:
         skiff_container_child_done(&a);
@@ -312,7 +312,7 @@ int skiff_container_start(struct skiff_container *c, skiff_err_t *err)
 static int prepare_exec(struct skiff_container *c, const struct skiff_exec_config *cfg,
                         struct skiff_container_child *a, skiff_err_t *err)
 {
-        int r = skiff_process_plan_init(&a->plan, cfg->process, err);
+        int r = skiff_exec_plan_init(&a->plan, cfg->process, err);
         if (r < 0)
                 return r;
         a->plan.seccomp = c->seccomp;
@@ -369,7 +369,7 @@ int skiff_container_exec(struct skiff_container *c, const struct skiff_exec_conf
 {
         *pid = 0;
         if (console_fd)
-                *console_fd = -EBADF;
+                *console_fd = -1;
         if (c->destroyed || c->pid <= 0)
                 return skiff_error_set(err, ESRCH, "container `%s` is not running", c->id);
         struct skiff_container_child a = {
@@ -390,7 +390,7 @@ int skiff_container_exec(struct skiff_container *c, const struct skiff_exec_conf
         }
         *pid = child;
         if (console_fd)
-                *console_fd = TAKE_FD(console);
+                *console_fd = console >= 0 ? TAKE_FD(console) : -1;
         return 0;
 }
 

@@ -21,7 +21,7 @@
 struct skiff_rootfs_mount {
         const char *type;
         const char *source;
-        const char *target; /* relative to the rootfs; NULL or "" = the rootfs itself */
+        const char *target;   /* relative to the rootfs; NULL or "" = the rootfs itself */
         char *const *options; /* NULL-terminated, fstab-style */
 };
 
@@ -33,7 +33,7 @@ struct skiff_stdio_fds {
 
 struct skiff_container_config {
         const char *id;
-        const char *bundle;           /* absolute; <bundle>/rootfs is the mount target */
+        const char *bundle;            /* absolute; <bundle>/rootfs is the mount target */
         const struct skiff_spec *spec; /* borrowed for the duration of create */
         const struct skiff_rootfs_mount *rootfs;
         size_t n_rootfs;
@@ -46,7 +46,12 @@ struct skiff_container; /* opaque; owned by the caller, freed with skiff_contain
  * creates and configures the cgroup, and starts the container's init process with the spec's
  * namespaces. Init finishes all setup (mounts, pivot_root, devices, sysctl, rlimits, user,
  * capabilities, seccomp last) and then waits at an exec barrier. Returns once init is waiting;
- * on any failure everything done so far is rolled back and the error names the step.
+ * on any failure everything done so far is rolled back (a spawned init is killed and reaped
+ * here) and the error names the step. The spec must ask for a new mount namespace; namespaces
+ * with a path are joined (user first), new ones are created; hostname/domainname are only set
+ * with a new uts namespace. cgroup device rules: the spec's, then the standard devices
+ * (null, zero, full, random, urandom, tty, console, ptmx, pts, tun, mknod of any), then one per
+ * linux.devices entry.
  * When the spec asks for a terminal, *console_fd receives the pty master (caller owns it),
  * else -1. Writes <bundle>/skiff-state.json so skiff_container_cleanup() can work without this
  * object (e.g. after the shim was SIGKILLed). */
@@ -68,7 +73,9 @@ struct skiff_exec_config {
 /* Starts an additional process inside the running container: joins its namespaces and cgroup,
  * applies the process's user, capabilities, no_new_privs, rlimits, apparmor-less security and
  * the container's seccomp profile, then execs. Returns once execve succeeded (exec errors are
- * returned like skiff_container_start's). *pid is a direct child of the caller. */
+ * returned like skiff_container_start's). *pid is a direct child of the caller. On failure a
+ * spawned process is killed and reaped here and *pid is 0. When the process asks for a terminal,
+ * *console_fd receives the pty master (caller owns it), else -1. */
 int skiff_container_exec(struct skiff_container *c, const struct skiff_exec_config *cfg, pid_t *pid,
                          int *console_fd, skiff_err_t *err);
 
@@ -101,8 +108,11 @@ int skiff_container_oom_check(struct skiff_container *c, bool *oom_killed, skiff
  * unmounts the rootfs, removes the state file. Idempotent. */
 int skiff_container_destroy(struct skiff_container *c, skiff_err_t *err);
 
-/* The same teardown from the bundle's state file alone (the shim `delete` action). Succeeds
- * when nothing is left. *init_pid receives the recorded init pid or 0. */
+/* The same teardown from the bundle's state file alone (the shim `delete` action): SIGKILLs
+ * the recorded init if /proc still shows the same process (pid and start time), kills and
+ * removes the recorded cgroup, unmounts the rootfs if create mounted it, removes the state file.
+ * Without a state file it only unmounts <bundle>/rootfs. Idempotent; succeeds when nothing is
+ * left. *init_pid receives the recorded init pid or 0. */
 int skiff_container_cleanup(const char *bundle, const char *id, pid_t *init_pid, skiff_err_t *err);
 
 void skiff_container_free(struct skiff_container *c); /* NULL-safe; does not tear down */

@@ -100,7 +100,7 @@ static int check_ns_fd(int fd, enum skiff_ns_type t, const char *path, skiff_err
                 return skiff_error_set_errno(err, errno, "namespace `%s` (%s): NS_GET_NSTYPE", path,
                                              ns_table[t].name);
         if (type != ns_table[t].flag)
-                return skiff_error_set(err, EINVAL, "`%s` is not a %s namespace", path,
+                return skiff_error_set(err, EINVAL, "`%s` is not a namespace of type `%s`", path,
                                        ns_table[t].name);
         return 0;
 }

@@ -55,5 +55,5 @@ else
   not_ok "killed exec disappears from task ps" "$(c task ps "$id" 2>&1)"
 fi
 assert_eq "container still RUNNING after its exec died" RUNNING "$(task_status "$id")"
-out=$(c task exec --exec-id bg "$id" echo reused </dev/null 2>&1) || true
-assert_eq "exec id can be reused after its process exited" reused "$out"
+out=$(c task exec --exec-id e1 "$id" echo reused </dev/null 2>&1) || true
+assert_eq "exec id of a finished (deleted) exec can be reused" reused "$out"

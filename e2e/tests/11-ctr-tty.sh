@@ -7,16 +7,17 @@ RT=(--runtime "$RUNTIME")
 CTR=("$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}")
 
 # ctr starts the task and only then sends the first Resize, so the pty is
-# 0x0 for a moment (busybox `stty size` fails on 0x0): wait for a size.
-WAIT_SIZE='until stty size >/dev/null 2>&1; do sleep 0.05; done'
+# 0x0 for a moment (busybox `stty size` then prints an error, with status 0):
+# wait until it has a size.
+WAIT_SIZE='until s=$(stty size 2>/dev/null) && [ -n "$s" ] && [ "$s" != "0 0" ]; do sleep 0.05; done'
 
 id=$(uniq_name tty)
 on_exit ctr_cleanup "$id"
 rc=0
 out=$("${PTYRUN[@]}" --timeout 30 --size 40x100 -- "${CTR[@]}" run -t --rm "${RT[@]}" "$BB" "$id" \
   sh -c "$WAIT_SIZE; tty; stty size; exit 7") || rc=$?
-assert_match "run -t: tty is /dev/pts/N" "$out" $'(^|\n)/dev/pts/[0-9]+\n'
-assert_contains "run -t: stty size is the outer terminal's (40 100)" "$out" $'\n40 100\n'
+assert_match "run -t: tty is /dev/pts/N" "$out" $'(^|\n)/dev/pts/[0-9]+(\n|$)'
+assert_line "run -t: stty size is the outer terminal's (40 100)" "$out" "40 100"
 assert_eq "run -t: exit code propagates" 7 "$rc"
 
 # Resize while running: the outer pty changes size, ctr gets SIGWINCH and
@@ -28,7 +29,7 @@ out=$("${PTYRUN[@]}" --timeout 30 --size 40x100 expect:'40 100' resize:50x132 sl
   "${CTR[@]}" run -t --rm "${RT[@]}" "$BB" "$id" \
   sh -c "$WAIT_SIZE; stty size; read -r x; stty size") || rc=$?
 assert_eq "run -t resize: exit status" 0 "$rc"
-assert_contains "run -t resize: size after SIGWINCH is 50 132" "$out" $'\n50 132\n'
+assert_line "run -t resize: size after SIGWINCH is 50 132" "$out" "50 132"
 
 # Input typed on the terminal reaches the container, echoed by the pty.
 id=$(uniq_name tty)
@@ -48,9 +49,9 @@ rc=0
 out=$("${PTYRUN[@]}" --timeout 30 --size 30x90 expect:'30 90' resize:33x77 sleep:1 send:'\n' -- \
   "${CTR[@]}" task exec -t --exec-id ex1 "$id" \
   sh -c "$WAIT_SIZE; tty; stty size; read -r x; stty size; exit 6") || rc=$?
-assert_match "exec -t: tty is /dev/pts/N" "$out" $'(^|\n)/dev/pts/[0-9]+\n'
-assert_contains "exec -t: initial size 30 90" "$out" $'\n30 90\n'
-assert_contains "exec -t: size after resize 33 77" "$out" $'\n33 77\n'
+assert_match "exec -t: tty is /dev/pts/N" "$out" $'(^|\n)/dev/pts/[0-9]+(\n|$)'
+assert_line "exec -t: initial size 30 90" "$out" "30 90"
+assert_line "exec -t: size after resize 33 77" "$out" "33 77"
 assert_eq "exec -t: exit code propagates" 6 "$rc"
 
 # The init process of a -d container without -t has no tty.

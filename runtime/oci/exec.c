@@ -1,4 +1,4 @@
-#include "oci/process.h"
+#include "oci/exec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,8 +26,8 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-int skiff_process_plan_init(struct skiff_process_plan *plan, const struct skiff_spec_process *proc,
-                            skiff_err_t *err)
+int skiff_exec_plan_init(struct skiff_exec_plan *plan, const struct skiff_spec_process *proc,
+                         skiff_err_t *err)
 {
         plan->proc = proc;
         plan->has_caps = proc->has_caps;
@@ -41,7 +41,7 @@ int skiff_process_plan_init(struct skiff_process_plan *plan, const struct skiff_
         return 0;
 }
 
-void skiff_process_reset_signals(void)
+void skiff_exec_reset_signals(void)
 {
         struct sigaction sa = {.sa_handler = SIG_DFL};
         sigemptyset(&sa.sa_mask);
@@ -55,7 +55,7 @@ void skiff_process_reset_signals(void)
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-int skiff_process_cloexec_fds(skiff_err_t *err)
+int skiff_exec_cloexec_fds(skiff_err_t *err)
 {
         if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
                 return 0;
@@ -74,7 +74,7 @@ int skiff_process_cloexec_fds(skiff_err_t *err)
         return 0;
 }
 
-int skiff_process_setup_stdio(const struct skiff_process_plan *plan, int devnull, skiff_err_t *err)
+int skiff_exec_setup_stdio(const struct skiff_exec_plan *plan, int devnull, skiff_err_t *err)
 {
         int tmp[3] = {-EBADF, -EBADF, -EBADF};
         int r = 0;
@@ -92,7 +92,7 @@ int skiff_process_setup_stdio(const struct skiff_process_plan *plan, int devnull
         return r;
 }
 
-int skiff_process_set_rlimits(const struct skiff_spec_process *proc, skiff_err_t *err)
+int skiff_exec_set_rlimits(const struct skiff_spec_process *proc, skiff_err_t *err)
 {
         for (size_t i = 0; i < proc->n_rlimits; i++) {
                 const struct skiff_spec_rlimit *l = &proc->rlimits[i];
@@ -117,7 +117,7 @@ int skiff_process_set_rlimits(const struct skiff_spec_process *proc, skiff_err_t
         return 0;
 }
 
-int skiff_process_ensure_cwd(const struct skiff_spec_process *proc, skiff_err_t *err)
+int skiff_exec_ensure_cwd(const struct skiff_spec_process *proc, skiff_err_t *err)
 {
         struct stat st;
         if (stat(proc->cwd, &st) == 0 || errno != ENOENT)
@@ -128,14 +128,14 @@ int skiff_process_ensure_cwd(const struct skiff_spec_process *proc, skiff_err_t 
         return 0;
 }
 
-_Noreturn void skiff_process_fail(int sync_fd, skiff_err_t *err, int status)
+_Noreturn void skiff_exec_fail(int sync_fd, skiff_err_t *err, int status)
 {
         (void)skiff_sync_send_error(sync_fd, *err); /* nothing else to do if the parent is gone */
         skiff_error_free(err);
         _exit(status);
 }
 
-static int switch_user(const struct skiff_process_plan *plan, skiff_err_t *err)
+static int switch_user(const struct skiff_exec_plan *plan, skiff_err_t *err)
 {
         const struct skiff_spec_user *u = &plan->proc->user;
         if (plan->has_caps) {
@@ -177,7 +177,7 @@ static int lookup_path(const char *name, char *const *env, char *out, size_t out
         }
         const char *path = skiff_strv_env_get(env, "PATH");
         if (!path)
-                path = SKIFF_PROCESS_DEFAULT_PATH;
+                path = SKIFF_EXEC_DEFAULT_PATH;
         const char *p = path;
         for (;;) {
                 const char *colon = strchrnul(p, ':');
@@ -241,7 +241,7 @@ static int load_seccomp(void *ctx, skiff_err_t *err)
         return 0;
 }
 
-_Noreturn void skiff_process_exec(const struct skiff_process_plan *plan)
+_Noreturn void skiff_exec_run(const struct skiff_exec_plan *plan)
 {
         const struct skiff_spec_process *proc = plan->proc;
         skiff_err_t err = NULL;
@@ -255,11 +255,11 @@ _Noreturn void skiff_process_exec(const struct skiff_process_plan *plan)
         if (r == 0)
                 r = switch_user(plan, &err);
         if (r < 0)
-                skiff_process_fail(plan->sync_fd, &err, SKIFF_PROCESS_EXIT_SETUP);
+                skiff_exec_fail(plan->sync_fd, &err, SKIFF_EXEC_EXIT_SETUP);
         umask(proc->user.has_umask ? (mode_t)proc->user.umask : 022);
         if (chdir(proc->cwd) < 0) {
                 skiff_error_set_errno(&err, errno, "process.cwd: chdir `%s`", proc->cwd);
-                skiff_process_fail(plan->sync_fd, &err, SKIFF_PROCESS_EXIT_SETUP);
+                skiff_exec_fail(plan->sync_fd, &err, SKIFF_EXEC_EXIT_SETUP);
         }
         char **env = env_with_home(proc);
         if (!env)
@@ -268,23 +268,23 @@ _Noreturn void skiff_process_exec(const struct skiff_process_plan *plan)
         (void)lookup_path(proc->args[0], env, path, sizeof(path), &lookup_err);
         if (proc->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
                 skiff_error_set_errno(&err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
-                skiff_process_fail(plan->sync_fd, &err, SKIFF_PROCESS_EXIT_SETUP);
+                skiff_exec_fail(plan->sync_fd, &err, SKIFF_EXEC_EXIT_SETUP);
         }
         if (plan->seccomp && proc->no_new_privileges && load_seccomp(plan->seccomp, &err) < 0)
-                skiff_process_fail(plan->sync_fd, &err, SKIFF_PROCESS_EXIT_SETUP);
+                skiff_exec_fail(plan->sync_fd, &err, SKIFF_EXEC_EXIT_SETUP);
 
         if (plan->barrier) {
                 if (skiff_sync_send(plan->sync_fd, SKIFF_SYNC_READY, 0, NULL, -1) < 0)
-                        _exit(SKIFF_PROCESS_EXIT_SETUP);
+                        _exit(SKIFF_EXEC_EXIT_SETUP);
                 struct skiff_sync_msg msg;
                 if (skiff_sync_recv(plan->sync_fd, &msg, NULL, &err) < 0 ||
                     msg.type != SKIFF_SYNC_START)
-                        _exit(SKIFF_PROCESS_EXIT_SETUP);
+                        _exit(SKIFF_EXEC_EXIT_SETUP);
         }
         if (lookup_err)
-                skiff_process_fail(plan->sync_fd, &lookup_err, SKIFF_PROCESS_EXIT_EXEC);
+                skiff_exec_fail(plan->sync_fd, &lookup_err, SKIFF_EXEC_EXIT_EXEC);
         static char *const empty[] = {NULL};
         execve(path, proc->args, env ? env : empty);
         skiff_error_set_errno(&err, errno, "exec `%s`", path);
-        skiff_process_fail(plan->sync_fd, &err, SKIFF_PROCESS_EXIT_EXEC);
+        skiff_exec_fail(plan->sync_fd, &err, SKIFF_EXEC_EXIT_EXEC);
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Benchmark: realize a ~200 MiB closure from a zstd cache served on 127.0.0.1 with skiff vs
+# `nix copy --from` into a fresh store, and raw NAR unpack (skiff nar restore vs
+# nix-store --restore). Interleaved, N runs (default 5), everything on tmpfs. Prints a markdown
+# table of medians. usage: e2e/bench/store.sh [N] [MIB]   env: SKIFF (binary)
+set -euo pipefail
+N=${1:-5}
+MIB=${2:-200}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SKIFF=${SKIFF:-$REPO/build-store/bin/skiff}
+export NIX_CONFIG=$'substituters =\nexperimental-features = nix-command\nsandbox = false\nbuild-users-group ='
+W=$(mktemp -d /dev/shm/skiff-bench.XXXXXX)
+srv=
+trap '[[ -n $srv ]] && kill $srv 2>/dev/null; chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
+"$REPO/test/fixtures/store/mkcache.sh" "$W/fx" "bench$MIB" "$MIB" >/dev/null 2>&1
+root=$(cat "$W/fx/root")
+pk=$(cat "$W/fx/pk")
+/usr/bin/python3 "$REPO/e2e/store/httpd.py" "$W/fx" "$W/port" >/dev/null 2>&1 &
+srv=$!
+for _ in $(seq 100); do [[ -s $W/port ]] && break; sleep 0.05; done
+port=$(cat "$W/port")
+url=http://127.0.0.1:$port/cache-zstd
+nar_bytes=$(awk '/^NarSize:/ {s += $2} END {print s}' "$W"/fx/cache-zstd/*.narinfo)
+big=$(grep -l -- "^StorePath: .*-lib-bench$MIB\$" "$W"/fx/cache-none/*.narinfo)
+bignar=$W/fx/cache-none/$(awk '/^URL:/ {print $2}' "$big")
+
+ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
+declare -A R
+for i in $(seq "$N"); do
+  echo "{\"store_root\": \"$W/s$i\", \"substituters\": [\"$url\"], \"trusted_public_keys\": [\"$pk\"]}" >"$W/c$i.json"
+  R[skiff_realize]+="$(ms "$SKIFF" realize --config "$W/c$i.json" "$root") "
+  R[nix_copy]+="$(ms nix copy --from "$url" --to "$W/n$i" --option trusted-public-keys "$pk" "$root") "
+  R[skiff_restore]+="$(ms bash -c "'$SKIFF' nar restore '$W/r$i' < '$bignar'") "
+  R[nix_restore]+="$(ms bash -c "nix-store --restore '$W/q$i' < '$bignar'") "
+  # Keep tmpfs usage bounded.
+  chmod -R u+w "$W/s$i" "$W/n$i" "$W/r$i" "$W/q$i" 2>/dev/null || true
+  rm -rf "$W/s$i" "$W/n$i" "$W/r$i" "$W/q$i"
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+m() { echo "${R[$1]}" | median; }
+sr=$(m skiff_realize) nc=$(m nix_copy) sx=$(m skiff_restore) nx=$(m nix_restore)
+echo
+echo "Closure: $(wc -l <"$W/fx/closure") paths, $((nar_bytes / 1048576)) MiB NAR, zstd, http://127.0.0.1, tmpfs, n=$N (medians, ms)"
+echo
+echo "| operation | skiff | nix | skiff / nix |"
+echo "|---|---|---|---|"
+echo "| realize closure from zstd cache (skiff realize vs nix copy --from) | $sr | $nc | $(awk "BEGIN {printf \"%.2f\", $sr/$nc}") |"
+echo "| unpack $(($(stat -c %s "$bignar") / 1048576)) MiB NAR (skiff nar restore vs nix-store --restore) | $sx | $nx | $(awk "BEGIN {printf \"%.2f\", $sx/$nx}") |"
+echo
+echo "raw: skiff_realize=[${R[skiff_realize]}] nix_copy=[${R[nix_copy]}] skiff_restore=[${R[skiff_restore]}] nix_restore=[${R[nix_restore]}]"
