@@ -18,6 +18,7 @@
 #include "base/strv.h"
 #include "base/xalloc.h"
 #include "shim/reaper.h"
+#include "shim/stdio-internal.h"
 
 #define COPY_BUF_SIZE  (64u << 10)
 #define COPY_MAX_SPINS 16 /* read/write rounds per poll callback, so one stream cannot starve */
@@ -44,18 +45,6 @@ struct copier {
         bool done; /* eof and everything written (or the destination failed) */
 };
 
-/* A binary:// logger process. It outlives the stdio object when it is slow to exit: then it
- * owns itself and frees itself on exit (or once SIGKILLed and reaped). */
-struct logger {
-        uv_loop_t *loop;
-        struct skiff_reaper *reaper;
-        pid_t pid;
-        bool exited;
-        bool detached;
-        bool timer_init;
-        uv_timer_t kill_timer;
-};
-
 struct skiff_stdio {
         uv_loop_t *loop;
         struct skiff_reaper *reaper;
@@ -69,7 +58,7 @@ struct skiff_stdio {
         struct endpoint ep_in, ep_master, ep_out;
         struct copier c_in, c_out;
 
-        struct logger *logger;
+        struct skiff_stdio_logger *logger;
         int ready_fd;
         uv_poll_t ready_poll;
         bool ready_poll_init;
@@ -118,8 +107,7 @@ static int hexval(int c)
         return -1;
 }
 
-/* Percent-decodes s[0..n); plus_space turns '+' into ' ' (query strings). */
-static char *url_decode(const char *s, size_t n, bool plus_space)
+char *skiff_stdio_url_decode(const char *s, size_t n, bool plus_space)
 {
         char *out = xmalloc(n + 1), *o = out;
         for (size_t i = 0; i < n; i++) {
@@ -169,7 +157,7 @@ int skiff_stdio_parse_uri(const char *uri, enum skiff_stdio_scheme *scheme, char
         }
         const char *q = strchr(rest, '?');
         size_t plen = q ? (size_t)(q - rest) : strlen(rest);
-        _cleanup_free_ char *p = url_decode(rest, plen, false);
+        _cleanup_free_ char *p = skiff_stdio_url_decode(rest, plen, false);
         if (p[0] != '/')
                 return skiff_error_set(err, EINVAL, "parse stdio uri `%s`: path must be absolute",
                                        uri);
@@ -324,141 +312,6 @@ static void copier_start(struct copier *c, struct endpoint *src, struct endpoint
         ep_update(src);
 }
 
-/* ---- binary:// loggers ----------------------------------------------------------------- */
-
-static void logger_free(struct logger *l)
-{
-        free(l);
-}
-
-static void logger_timer_closed(uv_handle_t *h)
-{
-        logger_free(h->data);
-}
-
-static void logger_release(struct logger *l)
-{
-        if (l->timer_init)
-                uv_close((uv_handle_t *)&l->kill_timer, logger_timer_closed);
-        else
-                logger_free(l);
-}
-
-static void logger_exit_cb(const struct skiff_exit *e, void *data)
-{
-        struct logger *l = data;
-        l->exited = true;
-        log_debug("logger exited: pid=%d status=%d", (int)e->pid, e->status);
-        if (l->detached)
-                logger_release(l);
-}
-
-static void logger_kill_cb(uv_timer_t *t)
-{
-        struct logger *l = t->data;
-        if (!l->exited)
-                (void)kill(l->pid, SIGKILL); /* reaped through the reaper */
-}
-
-static void logger_detach(struct logger *l)
-{
-        if (!l)
-                return;
-        l->detached = true;
-        if (l->exited) {
-                logger_release(l);
-                return;
-        }
-        (void)kill(l->pid, SIGTERM);
-        if (uv_timer_init(l->loop, &l->kill_timer) == 0) {
-                l->timer_init = true;
-                l->kill_timer.data = l;
-                (void)uv_timer_start(&l->kill_timer, logger_kill_cb, SKIFF_STDIO_LOGGER_KILL_MS, 0);
-                uv_unref((uv_handle_t *)&l->kill_timer);
-        }
-}
-
-static char **logger_argv(const char *path, const char *query)
-{
-        char **argv = NULL;
-        skiff_strv_push(&argv, path);
-        if (!query)
-                return argv;
-        const char *p = query;
-        while (*p) {
-                const char *amp = strchr(p, '&');
-                size_t n = amp ? (size_t)(amp - p) : strlen(p);
-                if (n > 0) {
-                        const char *eq = memchr(p, '=', n);
-                        size_t kn = eq ? (size_t)(eq - p) : n;
-                        _cleanup_free_ char *k = url_decode(p, kn, true);
-                        skiff_strv_push(&argv, k);
-                        if (eq && n - kn - 1 > 0) {
-                                _cleanup_free_ char *v = url_decode(eq + 1, n - kn - 1, true);
-                                skiff_strv_push(&argv, v);
-                        }
-                }
-                p += n;
-                if (*p == '&')
-                        p++;
-        }
-        return argv;
-}
-
-/* Forks the logger with out_r, err_r, ready_w as fds 3, 4, 5. */
-static int spawn_logger(struct skiff_stdio *s, const struct skiff_stdio_config *cfg,
-                        const char *path, const char *query, int out_r, int err_r, int ready_w,
-                        skiff_err_t *err)
-{
-        _cleanup_strv_ char **argv = logger_argv(path, query);
-        _cleanup_free_ char *env_id = xasprintf("CONTAINER_ID=%s", cfg->id ? cfg->id : "");
-        _cleanup_free_ char *env_ns = xasprintf("CONTAINER_NAMESPACE=%s", cfg->ns ? cfg->ns : "");
-        char *envp[] = {env_id, env_ns, NULL};
-
-        pid_t pid = fork();
-        if (pid < 0)
-                return skiff_error_set_errno(err, errno, "fork logger `%s`", path);
-        if (pid == 0) {
-                /* Child: async-signal-safe calls only. Move the fds out of the way first. */
-                int src[3] = {out_r, err_r, ready_w};
-                int tmp[3];
-                for (int i = 0; i < 3; i++) {
-                        tmp[i] = fcntl(src[i], F_DUPFD, 10);
-                        if (tmp[i] < 0)
-                                _exit(126);
-                }
-                int devnull = open("/dev/null", O_RDWR);
-                if (devnull >= 0) {
-                        dup2(devnull, 0);
-                        dup2(devnull, 1);
-                        dup2(devnull, 2);
-                }
-                for (int i = 0; i < 3; i++)
-                        if (dup2(tmp[i], 3 + i) < 0)
-                                _exit(126);
-                for (int fd = 6; fd < 1024; fd++)
-                        (void)close(fd);
-                sigset_t none;
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGPIPE, SIG_DFL);
-                execve(path, argv, envp);
-                _exit(127);
-        }
-        struct logger *l = xcalloc(1, sizeof(*l));
-        l->loop = s->loop;
-        l->reaper = s->reaper;
-        l->pid = pid;
-        int r = skiff_reaper_subscribe(s->reaper, pid, logger_exit_cb, l);
-        if (r < 0) {
-                (void)kill(pid, SIGKILL);
-                free(l);
-                return skiff_error_set(err, -r, "watch logger `%s`: %s", path, strerror(-r));
-        }
-        s->logger = l;
-        return 0;
-}
-
 static int open_binary(struct skiff_stdio *s, const struct skiff_stdio_config *cfg,
                        const char *path, const char *query, skiff_err_t *err)
 {
@@ -467,7 +320,8 @@ static int open_binary(struct skiff_stdio *s, const struct skiff_stdio_config *c
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
                 r = skiff_error_set_errno(err, errno, "create pipes for logger `%s`", path);
         if (r == 0)
-                r = spawn_logger(s, cfg, path, query, out[0], errp[0], ready[1], err);
+                r = skiff_stdio_logger_spawn(s->loop, s->reaper, path, query, cfg->id, cfg->ns,
+                                             out[0], errp[0], ready[1], &s->logger, err);
         close_fd(&out[0]);
         close_fd(&errp[0]);
         close_fd(&ready[1]);
@@ -841,7 +695,7 @@ void skiff_stdio_free(struct skiff_stdio *s)
         if (s->ready_poll_init)
                 close_handle(s, (uv_handle_t *)&s->ready_poll);
         close_fd(&s->ready_fd);
-        logger_detach(s->logger);
+        skiff_stdio_logger_detach(s->logger);
         s->logger = NULL;
         free(s->c_in.buf);
         free(s->c_out.buf);

@@ -78,7 +78,7 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
                         return -1;
                 uint8_t b = *(*p)++;
                 if (shift == 63 && b > 1)
-                        return -1;
+                        return -2; /* more than 64 bits, as Go rejects */
                 r |= (uint64_t)(b & 0x7f) << shift;
                 if (!(b & 0x80)) {
                         *v = r;
@@ -102,8 +102,9 @@ static int next_field(const uint8_t **p, const uint8_t *end, struct field *f, co
         if (*p == end)
                 return 0;
         uint64_t tag;
-        if (read_varint(p, end, &tag) < 0) {
-                *why = "truncated tag";
+        int r = read_varint(p, end, &tag);
+        if (r < 0) {
+                *why = r == -2 ? "varint overflow" : "truncated tag";
                 return -1;
         }
         if (tag >> 3 == 0 || tag >> 3 > 0x1fffffff) {
@@ -114,8 +115,9 @@ static int next_field(const uint8_t **p, const uint8_t *end, struct field *f, co
         f->wt = (unsigned)(tag & 7);
         switch (f->wt) {
         case WT_VARINT:
-                if (read_varint(p, end, &f->varint) < 0) {
-                        *why = "truncated varint";
+                r = read_varint(p, end, &f->varint);
+                if (r < 0) {
+                        *why = r == -2 ? "varint overflow" : "truncated varint";
                         return -1;
                 }
                 return 1;
@@ -131,7 +133,7 @@ static int next_field(const uint8_t **p, const uint8_t *end, struct field *f, co
         }
         case WT_LEN: {
                 uint64_t n;
-                if (read_varint(p, end, &n) < 0 || n > (uint64_t)(end - *p)) {
+                if (read_varint(p, end, &n) != 0 || n > (uint64_t)(end - *p)) {
                         *why = "truncated length-delimited field";
                         return -1;
                 }

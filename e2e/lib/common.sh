@@ -178,6 +178,10 @@ now_ms() {
 
 # median of numbers given as arguments (integers or decimals).
 median() {
+  if (($# == 0)); then
+    echo n/a
+    return 0
+  fi
   printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {
     if (NR == 0) { print "n/a"; exit }
     if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'

@@ -158,11 +158,11 @@ ctrd_start() {
   setsid "$CTRD_BIN" --config "$CTRD_CONFIG" >>"$CTRD_LOG" 2>&1 </dev/null &
   echo $! >"$CTRD_PIDFILE"
   if ! retry_until 20 "$CTR_BIN" --connect-timeout 1s -a "$SOCK" version; then
-    ctrd_dump_log
+    ctrd_dump_log 40
     die "containerd did not become ready (pid $(ctrd_pid))"
   fi
   if ! kill -0 "$(ctrd_pid)" 2>/dev/null; then
-    ctrd_dump_log
+    ctrd_dump_log 40
     die "containerd exited right after start"
   fi
   # The CRI plugin answers "server is not initialized yet" until it has
@@ -349,6 +349,19 @@ events_topics() {
 # events_json FILE ID TOPIC: the JSON payloads of TOPIC events about ID.
 events_json() {
   awk -v k="\"container_id\":\"$2\"" -v t="$3" 'index($0, k) && $6 == t { print $7 }' "$1"
+}
+
+# events_exit_status FILE ID: exit_status of the init's /tasks/exit event
+# (proto3 JSON omits a zero status); empty if there is no such event.
+events_exit_status() {
+  local j
+  j=$(events_json "$1" "$2" /tasks/exit | grep -F "\"id\":\"$2\"" | tail -n1)
+  [[ -n $j ]] || return 0
+  if [[ $j =~ \"exit_status\":([0-9]+) ]]; then
+    echo "${BASH_REMATCH[1]}"
+  else
+    echo 0
+  fi
 }
 
 _ctrd_paths_if_tmp() {

@@ -164,7 +164,7 @@ images_import() {
     for t in "$BUSYBOX_TAR" "$PAUSE_TAR" "$EMPTY_TAR"; do
       if ! "$CTR_BIN" -a "$SOCK" -n "$ns" images import --snapshotter overlayfs \
         "$t" >/dev/null; then
-        ctrd_dump_log
+        ctrd_dump_log 40
         die "import of $t into $ns failed"
       fi
     done

@@ -14,27 +14,28 @@
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: skiff cache keygen NAME [--secret-file FILE] [--public-file FILE]\n"
-                "       skiff cache add DIR... --to file://CACHE [--key SECRET_KEY_FILE]\n"
-                "                       [--compression zstd|none] [--store-dir DIR]\n"
-                "\n"
-                "keygen  create an ed25519 signing key pair in Nix's `name:base64` format; without\n"
-                "        files, prints the secret key and then the public key, one per line\n"
-                "add     add each DIR as the store path `nix-store --add DIR` computes (named after\n"
-                "        its basename), writing the NAR (zstd by default) and a narinfo signed\n"
-                "        with the key to a file:// binary cache; prints the store paths\n"
-                "\n"
-                "Exit codes: 0 success, 1 failure, 2 usage error.\n");
+        fprintf(
+            f,
+            "usage: skiff cache keygen NAME [--secret-file FILE] [--public-file FILE]\n"
+            "       skiff cache add DIR... --to file://CACHE [--key SECRET_KEY_FILE]\n"
+            "                       [--compression zstd|none] [--store-dir DIR]\n"
+            "\n"
+            "keygen  create an ed25519 signing key pair in Nix's `name:base64` format; without\n"
+            "        files, prints the secret key and then the public key, one per line\n"
+            "add     add each DIR as the store path `nix-store --add DIR` computes (named after\n"
+            "        its basename), writing the NAR (zstd by default) and a narinfo signed\n"
+            "        with the key to a file:// binary cache; prints the store paths\n"
+            "\n"
+            "Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static int keygen(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"secret-file", required_argument, NULL, 's'},
-                {"public-file", required_argument, NULL, 'p'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"secret-file", required_argument, NULL, 's'},
+            {"public-file", required_argument, NULL, 'p'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *sf = NULL, *pf = NULL;
         int c;
@@ -76,12 +77,12 @@ static int keygen(int argc, char **argv)
 static int add(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"to", required_argument, NULL, 't'},
-                {"key", required_argument, NULL, 'k'},
-                {"compression", required_argument, NULL, 'c'},
-                {"store-dir", required_argument, NULL, 'S'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"to", required_argument, NULL, 't'},
+            {"key", required_argument, NULL, 'k'},
+            {"compression", required_argument, NULL, 'c'},
+            {"store-dir", required_argument, NULL, 'S'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *to = NULL, *keyfile = NULL, *comp_name = "zstd";
         const char *store_dir = SKIFF_STORE_DIR_DEFAULT;
@@ -137,8 +138,8 @@ static int add(int argc, char **argv)
         }
         for (int i = optind; i < argc; i++) {
                 _cleanup_free_ char *path = NULL;
-                if (skiff_cache_add_path(cache, argv[i], comp, keyfile ? &sk : NULL, store_dir, &path,
-                                         &err) < 0)
+                if (skiff_cache_add_path(cache, argv[i], comp, keyfile ? &sk : NULL, store_dir,
+                                         &path, &err) < 0)
                         return skiff_cli_fail("cache add", err->msg);
                 printf("%s\n", path);
         }

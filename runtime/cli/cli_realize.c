@@ -50,9 +50,8 @@ static void on_event(const struct skiff_store_event *ev, void *userdata)
                 _cleanup_json_gen_ struct skiff_json_gen *g = skiff_json_gen_new(false);
                 skiff_json_gen_map_open(g);
                 skiff_json_gen_kv_string(g, "event", "path");
-                skiff_json_gen_kv_string(g, "state", ev->kind == SKIFF_STORE_EVENT_FETCHED
-                                                             ? "fetched"
-                                                             : "present");
+                skiff_json_gen_kv_string(
+                    g, "state", ev->kind == SKIFF_STORE_EVENT_FETCHED ? "fetched" : "present");
                 skiff_json_gen_kv_string(g, "path", ev->path);
                 skiff_json_gen_kv_u64(g, "nar_size", ev->nar_size);
                 skiff_json_gen_kv_u64(g, "file_size", ev->file_size);
@@ -79,12 +78,9 @@ static void on_event(const struct skiff_store_event *ev, void *userdata)
 int skiff_cli_realize(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"closure", required_argument, NULL, 'C'},
-                {"root", required_argument, NULL, 'r'},
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"config", required_argument, NULL, 'c'}, {"closure", required_argument, NULL, 'C'},
+            {"root", required_argument, NULL, 'r'},   {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},         {},
         };
         const char *config = NULL, *closure = NULL, *root = NULL;
         struct progress p = {0};

@@ -34,10 +34,10 @@ static void print_line(const char *line)
 int skiff_cli_store(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"repair", no_argument, NULL, 'R'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"config", required_argument, NULL, 'c'},
+            {"repair", no_argument, NULL, 'R'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *config = NULL;
         bool repair = false;
@@ -107,14 +107,15 @@ int skiff_cli_store(int argc, char **argv)
 
 static void gc_usage(FILE *f)
 {
-        fprintf(f, "usage: skiff gc [--dry-run] [--max-size SIZE] [--keep PATH]... [--config FILE]\n"
-                   "\n"
-                   "Deletes store paths not reachable from a GC root (roots/) or a --keep path.\n"
-                   "With --max-size (e.g. 20G), deletes unreachable paths, oldest first, only until\n"
-                   "the store is at most SIZE (default: gc_max_size of the node config, else all).\n"
-                   "Waits for running realizations and blocks new ones while it runs.\n"
-                   "\n"
-                   "Exit codes: 0 success, 1 failure, 2 usage error.\n");
+        fprintf(f,
+                "usage: skiff gc [--dry-run] [--max-size SIZE] [--keep PATH]... [--config FILE]\n"
+                "\n"
+                "Deletes store paths not reachable from a GC root (roots/) or a --keep path.\n"
+                "With --max-size (e.g. 20G), deletes unreachable paths, oldest first, only until\n"
+                "the store is at most SIZE (default: gc_max_size of the node config, else all).\n"
+                "Waits for running realizations and blocks new ones while it runs.\n"
+                "\n"
+                "Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static void gc_report(const char *path, uint64_t size, void *userdata)
@@ -126,12 +127,9 @@ static void gc_report(const char *path, uint64_t size, void *userdata)
 int skiff_cli_gc(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"dry-run", no_argument, NULL, 'n'},
-                {"max-size", required_argument, NULL, 'm'},
-                {"keep", required_argument, NULL, 'k'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"config", required_argument, NULL, 'c'},   {"dry-run", no_argument, NULL, 'n'},
+            {"max-size", required_argument, NULL, 'm'}, {"keep", required_argument, NULL, 'k'},
+            {"help", no_argument, NULL, 'h'},           {},
         };
         const char *config = NULL, *max = NULL;
         _cleanup_strv_ char **keep = NULL;
@@ -168,8 +166,11 @@ int skiff_cli_gc(int argc, char **argv)
         _cleanup_config_ struct skiff_config *cfg = NULL;
         if (skiff_config_load(config, &cfg, &err) < 0)
                 return skiff_cli_fail("gc", err->msg);
-        struct skiff_gc_opts o = {.dry_run = dry, .max_size = cfg->gc_max_size, .keep = keep,
-                                  .report = gc_report, .userdata = &dry};
+        struct skiff_gc_opts o = {.dry_run = dry,
+                                  .max_size = cfg->gc_max_size,
+                                  .keep = keep,
+                                  .report = gc_report,
+                                  .userdata = &dry};
         if (max && skiff_config_parse_size(max, &o.max_size) < 0) {
                 fprintf(stderr, "skiff gc: invalid size `%s`\n", max);
                 return SKIFF_EXIT_USAGE;

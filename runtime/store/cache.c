@@ -85,7 +85,7 @@ int skiff_cache_init(const char *cache_dir, const char *store_dir, skiff_err_t *
         if (access(info, F_OK) == 0)
                 return 0;
         _cleanup_free_ char *doc =
-                xasprintf("StoreDir: %s\nWantMassQuery: 1\nPriority: 40\n", store_dir);
+            xasprintf("StoreDir: %s\nWantMassQuery: 1\nPriority: 40\n", store_dir);
         return skiff_fs_write_file_atomic(info, doc, strlen(doc), 0644, false, err);
 }
 

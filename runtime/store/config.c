@@ -67,20 +67,20 @@ int skiff_config_parse_size(const char *s, uint64_t *ret)
                 const char *suffix;
                 double mult;
         } units[] = {
-                {"", 1},
-                {"B", 1},
-                {"K", 1024.0},
-                {"KiB", 1024.0},
-                {"KB", 1024.0},
-                {"M", 1048576.0},
-                {"MiB", 1048576.0},
-                {"MB", 1048576.0},
-                {"G", 1073741824.0},
-                {"GiB", 1073741824.0},
-                {"GB", 1073741824.0},
-                {"T", 1099511627776.0},
-                {"TiB", 1099511627776.0},
-                {"TB", 1099511627776.0},
+            {"", 1},
+            {"B", 1},
+            {"K", 1024.0},
+            {"KiB", 1024.0},
+            {"KB", 1024.0},
+            {"M", 1048576.0},
+            {"MiB", 1048576.0},
+            {"MB", 1048576.0},
+            {"G", 1073741824.0},
+            {"GiB", 1073741824.0},
+            {"GB", 1073741824.0},
+            {"T", 1099511627776.0},
+            {"TiB", 1099511627776.0},
+            {"TB", 1099511627776.0},
         };
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(units); i++) {
                 if (strcmp(end, units[i].suffix) != 0)
@@ -131,8 +131,10 @@ static int dec_abs_path(skiff_jv *v, const char *path, void *field, skiff_err_t 
                 return r;
         const char *s = *(char **)field;
         if (s[0] != '/' || (strlen(s) > 1 && s[strlen(s) - 1] == '/'))
-                return skiff_error_set(err, EINVAL, "%s: expected an absolute path without a "
-                                                    "trailing `/`", path);
+                return skiff_error_set(err, EINVAL,
+                                       "%s: expected an absolute path without a "
+                                       "trailing `/`",
+                                       path);
         return 0;
 }
 
@@ -156,15 +158,18 @@ static int dec_urls(skiff_jv *v, const char *path, void *field, skiff_err_t *err
 
 static int dec_creds(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
 {
-        struct skiff_config *c = (struct skiff_config *)((char *)field -
-                                                         offsetof(struct skiff_config, creds));
+        struct skiff_config *c =
+            (struct skiff_config *)((char *)field - offsetof(struct skiff_config, creds));
         if (skiff_json_type(v) != SKIFF_JSON_OBJECT)
                 return skiff_json_type_error(v, path, "an object", err);
         static const struct skiff_json_field fields[] = {
-                {"bearer_token", skiff_json_dec_string, offsetof(struct skiff_config_cred, bearer_token), false},
-                {"username", skiff_json_dec_string, offsetof(struct skiff_config_cred, username), false},
-                {"password", skiff_json_dec_string, offsetof(struct skiff_config_cred, password), false},
-                {NULL},
+            {"bearer_token", skiff_json_dec_string,
+             offsetof(struct skiff_config_cred, bearer_token), false},
+            {"username", skiff_json_dec_string, offsetof(struct skiff_config_cred, username),
+             false},
+            {"password", skiff_json_dec_string, offsetof(struct skiff_config_cred, password),
+             false},
+            {NULL},
         };
         size_t n = skiff_json_len(v);
         c->creds = xcalloc(n + 1, sizeof(*c->creds));
@@ -184,23 +189,26 @@ static int dec_creds(skiff_jv *v, const char *path, void *field, skiff_err_t *er
         return 0;
 }
 
-#define F(k, fn) {#k, fn, offsetof(struct skiff_config, k), false}
+#define F(k, fn)                                                                                   \
+        {                                                                                          \
+#k, fn, offsetof(struct skiff_config, k), false                                    \
+        }
 static const struct skiff_json_field config_fields[] = {
-        F(store_root, dec_abs_path),
-        F(store_dir, dec_abs_path),
-        F(substituters, dec_urls),
-        F(trusted_public_keys, skiff_json_dec_strv),
-        F(require_signatures, skiff_json_dec_bool),
-        F(parallelism, dec_parallelism),
-        F(connect_timeout, dec_positive),
-        F(low_speed_timeout, dec_positive),
-        F(retries, skiff_json_dec_u32),
-        F(realize_timeout, dec_positive),
-        F(keep_generations, skiff_json_dec_u32),
-        F(allow_unpinned, skiff_json_dec_bool),
-        F(gc_max_size, dec_size),
-        F(creds, dec_creds),
-        {NULL},
+    F(store_root, dec_abs_path),
+    F(store_dir, dec_abs_path),
+    F(substituters, dec_urls),
+    F(trusted_public_keys, skiff_json_dec_strv),
+    F(require_signatures, skiff_json_dec_bool),
+    F(parallelism, dec_parallelism),
+    F(connect_timeout, dec_positive),
+    F(low_speed_timeout, dec_positive),
+    F(retries, skiff_json_dec_u32),
+    F(realize_timeout, dec_positive),
+    F(keep_generations, skiff_json_dec_u32),
+    F(allow_unpinned, skiff_json_dec_bool),
+    F(gc_max_size, dec_size),
+    F(creds, dec_creds),
+    {NULL},
 };
 #undef F
 

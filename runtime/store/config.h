@@ -40,8 +40,8 @@ struct skiff_config_cred {
 struct skiff_config {
         char *store_root;
         char *store_dir;
-        char **substituters;        /* NULL-terminated, never NULL */
-        char **trusted_public_keys; /* as written */
+        char **substituters;           /* NULL-terminated, never NULL */
+        char **trusted_public_keys;    /* as written */
         struct skiff_sig_pubkey *keys; /* parsed trusted_public_keys */
         size_t nkeys;
         bool require_signatures;

@@ -25,9 +25,9 @@ struct skiff_decompress {
 };
 
 static const char *const names[_SKIFF_COMPRESSION_MAX] = {
-        [SKIFF_COMPRESSION_NONE] = "none",
-        [SKIFF_COMPRESSION_XZ] = "xz",
-        [SKIFF_COMPRESSION_ZSTD] = "zstd",
+    [SKIFF_COMPRESSION_NONE] = "none",
+    [SKIFF_COMPRESSION_XZ] = "xz",
+    [SKIFF_COMPRESSION_ZSTD] = "zstd",
 };
 
 int skiff_compression_from_name(const char *name, enum skiff_compression *ret, skiff_err_t *err)
@@ -123,8 +123,8 @@ static int xz_run(struct skiff_decompress *d, const void *data, size_t len, lzma
                 if (lr == LZMA_BUF_ERROR && action == LZMA_FINISH)
                         return skiff_error_set(err, EBADMSG, "xz: truncated stream");
                 if (lr != LZMA_OK)
-                        return skiff_error_set(err, EBADMSG, "xz: corrupt stream (liblzma error %d)",
-                                               lr);
+                        return skiff_error_set(err, EBADMSG,
+                                               "xz: corrupt stream (liblzma error %d)", lr);
                 if (d->xz.avail_in == 0 && d->xz.avail_out != 0 && action == LZMA_RUN)
                         return 0;
         }

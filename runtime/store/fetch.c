@@ -176,8 +176,8 @@ int skiff_fetch_stream(struct skiff_fetch *f, const char *url, uint64_t max_size
                                                url, (unsigned long long)max_size);
                 if (c == CURLE_OK && (!is_http || (status >= 200 && status < 300)))
                         return 0;
-                if (c == CURLE_FILE_COULDNT_READ_FILE || (c == CURLE_OK && (status == 404 ||
-                                                                            status == 410)))
+                if (c == CURLE_FILE_COULDNT_READ_FILE ||
+                    (c == CURLE_OK && (status == 404 || status == 410)))
                         return skiff_error_set(err, ENOENT, "download `%s`: not found", url);
                 bool again = c != CURLE_OK ? retryable_curl(c)
                                            : (status >= 500 || status == 429 || status == 408);

@@ -81,7 +81,7 @@ static int load_entries(struct gc *g, skiff_err_t *err)
                 memset(e, 0, sizeof(*e));
                 e->base = xstrdup(de->d_name);
                 _cleanup_free_ char *nip =
-                        xasprintf("%s/narinfo/%.32s.narinfo", g->cfg->store_root, e->base);
+                    xasprintf("%s/narinfo/%.32s.narinfo", g->cfg->store_root, e->base);
                 _cleanup_free_ char *buf = NULL;
                 size_t len = 0;
                 struct stat st;
@@ -189,12 +189,13 @@ int skiff_gc_run(const struct skiff_config *cfg, const struct skiff_gc_opts *opt
                         break;
                 struct entry *e = dead[i];
                 if (!opts->dry_run) {
-                        _cleanup_free_ char *sp = xasprintf("%s/store/%s", cfg->store_root, e->base);
+                        _cleanup_free_ char *sp =
+                            xasprintf("%s/store/%s", cfg->store_root, e->base);
                         r = skiff_fs_rm_rf(sp, err);
                         if (r < 0)
                                 break;
                         _cleanup_free_ char *nip =
-                                xasprintf("%s/narinfo/%.32s.narinfo", cfg->store_root, e->base);
+                            xasprintf("%s/narinfo/%.32s.narinfo", cfg->store_root, e->base);
                         (void)unlink(nip); /* the path is gone; a leftover narinfo is harmless */
                         _cleanup_free_ char *lp = xasprintf("%s/%s.lock", locks, e->base);
                         (void)unlink(lp); /* idem */

@@ -18,23 +18,23 @@
 /* What the next string token must be. */
 enum gstate {
         G_MAGIC,
-        G_OPEN,          /* "(" */
-        G_TYPE_KW,       /* "type" */
-        G_TYPE,          /* "regular" | "symlink" | "directory" */
-        G_REG_ATTR,      /* "executable" | "contents" | ")" */
-        G_EXEC_EMPTY,    /* "" */
+        G_OPEN,           /* "(" */
+        G_TYPE_KW,        /* "type" */
+        G_TYPE,           /* "regular" | "symlink" | "directory" */
+        G_REG_ATTR,       /* "executable" | "contents" | ")" */
+        G_EXEC_EMPTY,     /* "" */
         G_REG_AFTER_EXEC, /* "contents" | ")" */
-        G_CONTENTS,      /* the file contents (streamed) */
-        G_REG_CLOSE,     /* ")" */
-        G_SYM_KW,        /* "target" */
-        G_SYM_TARGET,    /* the target */
-        G_SYM_CLOSE,     /* ")" */
-        G_DIR,           /* "entry" | ")" */
-        G_ENT_OPEN,      /* "(" */
-        G_ENT_NAME_KW,   /* "name" */
-        G_ENT_NAME,      /* the name */
-        G_ENT_NODE_KW,   /* "node" */
-        G_ENT_CLOSE,     /* ")" */
+        G_CONTENTS,       /* the file contents (streamed) */
+        G_REG_CLOSE,      /* ")" */
+        G_SYM_KW,         /* "target" */
+        G_SYM_TARGET,     /* the target */
+        G_SYM_CLOSE,      /* ")" */
+        G_DIR,            /* "entry" | ")" */
+        G_ENT_OPEN,       /* "(" */
+        G_ENT_NAME_KW,    /* "name" */
+        G_ENT_NAME,       /* the name */
+        G_ENT_NODE_KW,    /* "node" */
+        G_ENT_CLOSE,      /* ")" */
         G_DONE,
 };
 
@@ -81,11 +81,11 @@ struct skiff_nar_reader {
 };
 
 static const struct skiff_nar_limits default_limits = {
-        .max_name = 255,
-        .max_target = 4095,
-        .max_file = 64ULL << 30,
-        .max_total = 256ULL << 30,
-        .max_depth = 256,
+    .max_name = 255,
+    .max_target = 4095,
+    .max_file = 64ULL << 30,
+    .max_total = 256ULL << 30,
+    .max_depth = 256,
 };
 
 static const char *shown(struct skiff_nar_reader *r)
@@ -94,7 +94,7 @@ static const char *shown(struct skiff_nar_reader *r)
 }
 
 static int fail(struct skiff_nar_reader *r, skiff_err_t *err, int errnum, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail(struct skiff_nar_reader *r, skiff_err_t *err, int errnum, const char *fmt, ...)
 {
         va_list ap;
@@ -126,8 +126,9 @@ static char *escape(const char *s, size_t n)
         return skiff_strbuf_take(&sb);
 }
 
-int skiff_nar_reader_new(int parent_dirfd, const char *name, const struct skiff_nar_reader_opts *opts,
-                         struct skiff_nar_reader **ret, skiff_err_t *err)
+int skiff_nar_reader_new(int parent_dirfd, const char *name,
+                         const struct skiff_nar_reader_opts *opts, struct skiff_nar_reader **ret,
+                         skiff_err_t *err)
 {
         struct skiff_nar_reader *r = xcalloc(1, sizeof(*r));
         r->lim = default_limits;

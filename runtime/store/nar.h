@@ -54,8 +54,9 @@ struct skiff_nar_reader;
 /* Creates a reader that materialises the NAR as parent_dirfd/name (which must not exist).
  * parent_dirfd < 0 validates and hashes only, touching no files (name is then ignored). The fd
  * is borrowed and must stay open until the reader is freed. opts may be NULL. */
-int skiff_nar_reader_new(int parent_dirfd, const char *name, const struct skiff_nar_reader_opts *opts,
-                         struct skiff_nar_reader **ret, skiff_err_t *err);
+int skiff_nar_reader_new(int parent_dirfd, const char *name,
+                         const struct skiff_nar_reader_opts *opts, struct skiff_nar_reader **ret,
+                         skiff_err_t *err);
 /* Feeds the next len bytes. After an error the reader is unusable. Files created so far are
  * left in place: the caller removes the staging directory. */
 int skiff_nar_reader_feed(struct skiff_nar_reader *r, const void *data, size_t len,

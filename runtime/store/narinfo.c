@@ -28,10 +28,17 @@ enum key {
 };
 
 static const char *const key_names[_K_MAX] = {
-        [K_STORE_PATH] = "StorePath", [K_URL] = "URL",           [K_COMPRESSION] = "Compression",
-        [K_FILE_HASH] = "FileHash",   [K_FILE_SIZE] = "FileSize", [K_NAR_HASH] = "NarHash",
-        [K_NAR_SIZE] = "NarSize",     [K_REFERENCES] = "References", [K_DERIVER] = "Deriver",
-        [K_SIG] = "Sig",              [K_CA] = "CA",
+    [K_STORE_PATH] = "StorePath",
+    [K_URL] = "URL",
+    [K_COMPRESSION] = "Compression",
+    [K_FILE_HASH] = "FileHash",
+    [K_FILE_SIZE] = "FileSize",
+    [K_NAR_HASH] = "NarHash",
+    [K_NAR_SIZE] = "NarSize",
+    [K_REFERENCES] = "References",
+    [K_DERIVER] = "Deriver",
+    [K_SIG] = "Sig",
+    [K_CA] = "CA",
 };
 
 struct skiff_narinfo *skiff_narinfo_free(struct skiff_narinfo *ni)
@@ -169,7 +176,8 @@ int skiff_narinfo_parse(const char *buf, size_t len, const char *store_dir,
         static const enum key required[] = {K_STORE_PATH, K_URL, K_NAR_HASH, K_NAR_SIZE};
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(required); i++)
                 if (!seen[required[i]])
-                        return skiff_error_set(err, EBADMSG, "narinfo: `%s`: required key is missing",
+                        return skiff_error_set(err, EBADMSG,
+                                               "narinfo: `%s`: required key is missing",
                                                key_names[required[i]]);
         if (!ni->compression)
                 ni->compression = xstrdup("bzip2");

@@ -20,8 +20,7 @@ static int split_key(const char *s, const char *what, char name[SKIFF_SIG_NAME_M
 {
         const char *colon = strchr(s, ':');
         if (!colon || colon == s)
-                return skiff_error_set(err, EINVAL, "invalid %s: expected `<name>:<base64>`",
-                                       what);
+                return skiff_error_set(err, EINVAL, "invalid %s: expected `<name>:<base64>`", what);
         size_t nl = (size_t)(colon - s);
         if (nl > SKIFF_SIG_NAME_MAX)
                 return skiff_error_set(err, EINVAL, "invalid %s: name longer than %d bytes", what,
@@ -30,8 +29,9 @@ static int split_key(const char *s, const char *what, char name[SKIFF_SIG_NAME_M
         int n = skiff_base64_decode(colon + 1, strlen(colon + 1), buf, sizeof(buf));
         if (n < 0 || (size_t)n != want) {
                 OPENSSL_cleanse(buf, sizeof(buf));
-                return skiff_error_set(err, EINVAL, "invalid %s `%.*s`: expected base64 of %zu bytes",
-                                       what, (int)nl, s, want);
+                return skiff_error_set(err, EINVAL,
+                                       "invalid %s `%.*s`: expected base64 of %zu bytes", what,
+                                       (int)nl, s, want);
         }
         memcpy(name, s, nl);
         name[nl] = '\0';
@@ -82,7 +82,7 @@ int skiff_sig_keygen(const char *name, char **ret_secret, char **ret_public, ski
         if (RAND_bytes(raw, 32) != 1)
                 return skiff_error_set(err, EIO, "generate key: no randomness from libcrypto");
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pk =
-                EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw, 32);
+            EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw, 32);
         size_t pl = 32;
         if (!pk || EVP_PKEY_get_raw_public_key(pk, raw + 32, &pl) != 1 || pl != 32) {
                 OPENSSL_cleanse(raw, sizeof(raw));
@@ -103,7 +103,7 @@ int skiff_sig_sign(const struct skiff_sig_seckey *sk, const char *msg, size_t le
                    skiff_err_t *err)
 {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pk =
-                EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sk->seed, 32);
+            EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sk->seed, 32);
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         uint8_t sig[64];
         size_t sl = sizeof(sig);
@@ -117,7 +117,7 @@ int skiff_sig_sign(const struct skiff_sig_seckey *sk, const char *msg, size_t le
 static bool verify_one(const uint8_t key[32], const uint8_t sig[64], const char *msg, size_t len)
 {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pk =
-                EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, 32);
+            EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, 32);
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!pk || !ctx || EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) != 1)
                 return false;

@@ -70,8 +70,8 @@ static int flock_retry(int fd, int op)
 static int lock_path(struct skiff_store *s, const char *base, int op, int *ret, skiff_err_t *err)
 {
         _cleanup_free_ char *n = xasprintf("%s.lock", base);
-        _cleanup_close_ int fd = openat(s->locks_fd, n, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                                        0600);
+        _cleanup_close_ int fd =
+            openat(s->locks_fd, n, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return skiff_error_set_errno(err, errno, "open lock `locks/%s`", n);
         int r = flock_retry(fd, op);
@@ -123,7 +123,7 @@ int skiff_store_open(const struct skiff_config *cfg, struct skiff_store **ret, s
         _cleanup_(skiff_store_closep) struct skiff_store *s = xcalloc(1, sizeof(*s));
         s->cfg = cfg;
         s->root_fd = s->store_fd = s->partial_fd = s->narinfo_fd = s->locks_fd = s->lock_fd =
-                -EBADF;
+            -EBADF;
         s->root_fd = open(cfg->store_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->root_fd < 0)
                 return skiff_error_set_errno(err, errno, "open `%s`", cfg->store_root);
@@ -259,8 +259,7 @@ static int pipeline_finish(struct pipeline *p, skiff_err_t *err)
                 return mismatch(err, "FileHash", &p->ni->file_hash, &fh);
         if (ns != p->ni->nar_size)
                 return skiff_error_set(err, EBADMSG, "NAR size mismatch: expected %llu, got %llu",
-                                       (unsigned long long)p->ni->nar_size,
-                                       (unsigned long long)ns);
+                                       (unsigned long long)p->ni->nar_size, (unsigned long long)ns);
         if (!skiff_nixhash_equal(&p->ni->nar_hash, &nh))
                 return mismatch(err, "NarHash", &p->ni->nar_hash, &nh);
         return 0;
@@ -475,13 +474,13 @@ static void *worker(void *arg)
                         w->done++;
                         if (w->cb) {
                                 struct skiff_store_event ev = {
-                                        .kind = fetched ? SKIFF_STORE_EVENT_FETCHED
-                                                        : SKIFF_STORE_EVENT_PRESENT,
-                                        .path = ni->store_path,
-                                        .nar_size = ni->nar_size,
-                                        .file_size = fetched ? ni->file_size : 0,
-                                        .done = w->done,
-                                        .known = w->nseen,
+                                    .kind = fetched ? SKIFF_STORE_EVENT_FETCHED
+                                                    : SKIFF_STORE_EVENT_PRESENT,
+                                    .path = ni->store_path,
+                                    .nar_size = ni->nar_size,
+                                    .file_size = fetched ? ni->file_size : 0,
+                                    .done = w->done,
+                                    .known = w->nseen,
                                 };
                                 w->cb(&ev, w->userdata);
                         }
@@ -627,7 +626,8 @@ int skiff_store_verify(struct skiff_store *s, bool repair, void (*report)(const 
                         _cleanup_free_ char *rel = xasprintf("store/%s", base);
                         if (skiff_nar_hash_path(s->root_fd, rel, &h, &size, &e) < 0) {
                                 line = xasprintf("`%s`: %s", *p, e->msg);
-                        } else if (size != ni->nar_size || !skiff_nixhash_equal(&h, &ni->nar_hash)) {
+                        } else if (size != ni->nar_size ||
+                                   !skiff_nixhash_equal(&h, &ni->nar_hash)) {
                                 char a[SKIFF_NIXHASH_STR_MAX];
                                 skiff_nixhash_format(&h, a);
                                 line = xasprintf("`%s`: NAR hash mismatch (now %s, %llu bytes)", *p,

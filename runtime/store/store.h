@@ -26,7 +26,7 @@ enum skiff_store_event_kind {
 
 struct skiff_store_event {
         enum skiff_store_event_kind kind;
-        const char *path;   /* full store path */
+        const char *path; /* full store path */
         uint64_t nar_size;
         uint64_t file_size; /* bytes downloaded (0 when present) */
         size_t done;        /* paths finished so far */
@@ -65,7 +65,7 @@ int skiff_store_list(struct skiff_store *s, char ***ret, skiff_err_t *err);
 
 struct skiff_store_verify_result {
         size_t checked;
-        size_t bad;      /* hash mismatch, or no narinfo */
+        size_t bad; /* hash mismatch, or no narinfo */
         size_t repaired;
         size_t partials; /* stale entries left in store/.partial */
 };

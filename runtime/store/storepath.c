@@ -41,9 +41,8 @@ int skiff_storepath_check_basename(const char *base, skiff_err_t *err)
 {
         size_t len = strlen(base);
         if (len < SKIFF_STOREPATH_HASH_LEN + 2 || base[SKIFF_STOREPATH_HASH_LEN] != '-')
-                return skiff_error_set(err, EINVAL,
-                                       "invalid store path `%s`: expected `<32-char hash>-<name>`",
-                                       base);
+                return skiff_error_set(
+                    err, EINVAL, "invalid store path `%s`: expected `<32-char hash>-<name>`", base);
         for (size_t i = 0; i < SKIFF_STOREPATH_HASH_LEN; i++)
                 if (!skiff_nixbase32_is_char(base[i]))
                         return skiff_error_set(err, EINVAL,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -201,12 +202,13 @@ Test(cgroups, v1_limits_written)
         r.cpu_shares = 512;
         r.cpu_quota = 50000;
         r.cpu_period = 100000;
-        r.cpuset_cpus = (char *)"1";
+        r.cpuset_cpus = (char *)"0,1";
         r.has_pids_limit = true;
         r.pids_limit = 42;
         r.devices = test_rules;
         r.n_devices = SKIFF_ARRAY_SIZE(test_rules);
-        r.has_blkio_weight = true; /* blkio not mounted: skipped */
+        put("memory/a/b/memory.oom_control", ""); /* fake files are not truncated by writes */
+        r.has_blkio_weight = true;                /* blkio not mounted: skipped */
         r.blkio_weight = 100;
         struct skiff_cgroup *cg = NULL;
         skiff_err_t e = NULL;
@@ -220,24 +222,29 @@ Test(cgroups, v1_limits_written)
         assert_file("cpu/a/b/cpu.shares", "512");
         assert_file("cpu/a/b/cpu.cfs_quota_us", "50000");
         assert_file("cpu/a/b/cpu.cfs_period_us", "100000");
-        assert_file("cpuset/a/b/cpuset.cpus", "1");
+        assert_file("cpuset/a/b/cpuset.cpus", "0,1");
         assert_file("cpuset/a/cpuset.cpus", "0-1"); /* intermediate inherited from the root */
         assert_file("cpuset/a/b/cpuset.mems", "0"); /* leaf inherited through /a */
         assert_file("pids/a/b/pids.max", "42");
         assert_file("devices/a/b/devices.deny", "a");
         assert_file("devices/a/b/devices.allow", "c 1:3 rwm");
-        cr_assert(access(xasprintf("%s/blkio", tmp_root), F_OK) != 0);
+        _cleanup_free_ char *blkio = xasprintf("%s/blkio", tmp_root);
+        cr_assert(access(blkio, F_OK) != 0);
 
         struct skiff_spec_resources u = {0};
         u.has_pids_limit = true;
         u.pids_limit = -1;
         u.has_mem_limit = true;
         u.mem_limit = -1;
+        put("pids/a/b/pids.max", ""); /* fake files are not truncated by writes */
+        put("memory/a/b/memory.limit_in_bytes", "");
+        put("memory/a/b/memory.memsw.limit_in_bytes", "");
         cr_assert_eq(skiff_cgroup_update(cg, &u, &e), 0, "%s", skiff_error_msg(e));
         assert_file("pids/a/b/pids.max", "max");
         assert_file("memory/a/b/memory.limit_in_bytes", "-1");
         assert_file("memory/a/b/memory.memsw.limit_in_bytes", "-1");
         u.pids_limit = 0;
+        put("pids/a/b/pids.max", "");
         cr_assert_eq(skiff_cgroup_update(cg, &u, &e), 0, "%s", skiff_error_msg(e));
         assert_file("pids/a/b/pids.max", "max");
         u.has_mem_swappiness = true;
@@ -279,6 +286,10 @@ Test(cgroups, v1_device_rule_strings)
 Test(cgroups, v1_create_rolls_back_on_error)
 {
         fake_v1_tree();
+        /* no cpuset: a fresh fake directory lacks the cpuset files the kernel would create */
+        _cleanup_free_ char *cpuset = xasprintf("%s/cpuset", tmp_root);
+        skiff_err_t re = NULL;
+        cr_assert_eq(skiff_fs_rm_rf(cpuset, &re), 0);
         struct skiff_spec_resources r = {0};
         r.has_mem_swappiness = true;
         r.mem_swappiness = 500;
@@ -351,6 +362,7 @@ Test(cgroups, v2_limits_written)
         u.cpu_period = 200000;
         cr_assert_eq(skiff_cgroup_update(cg, &u, &e), 0, "%s", skiff_error_msg(e));
         assert_file("a/b/cpu.max", "50000 200000"); /* quota kept from the file */
+        put("a/b/cpu.max", "1 200000\n");           /* fake files are not truncated by writes */
         u.has_cpu_quota = true;
         u.cpu_quota = -1;
         cr_assert_eq(skiff_cgroup_update(cg, &u, &e), 0, "%s", skiff_error_msg(e));
@@ -591,9 +603,14 @@ static void child_start(struct child *c, bool busy)
         cr_assert_geq(c->pid, 0);
         if (c->pid == 0) {
                 char x;
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* no orphans when an assert fails */
                 close(p[1]);
                 if (read(p[0], &x, 1) != 1)
                         _exit(1);
+                char *mem = malloc(4 << 20);
+                if (!mem)
+                        _exit(1);
+                memset(mem, 1, 4 << 20); /* charged to the new memory cgroup */
                 for (;;) {
                         (*c->counter)++;
                         if (!busy)
@@ -789,6 +806,7 @@ Test(cgroups, real_oom_kill_reported)
         cr_assert_geq(pid, 0);
         if (pid == 0) {
                 char x;
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* no orphans when an assert fails */
                 close(p[1]);
                 if (read(p[0], &x, 1) != 1)
                         _exit(1);
@@ -853,6 +871,7 @@ Test(cgroups, real_v2_on_unified_mount)
         cr_assert_geq(c.pid, 0);
         if (c.pid == 0) {
                 char x;
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* no orphans when an assert fails */
                 close(p[1]);
                 if (read(p[0], &x, 1) != 1)
                         _exit(1);

@@ -37,14 +37,14 @@ Test(config, defaults)
 Test(config, full_document_and_credentials)
 {
         _cleanup_config_ struct skiff_config *c = parse_ok(
-                "{\"store_root\": \"/srv/skiff\", \"substituters\": [\"file:///c\", "
-                "\"http://127.0.0.1:1/\"], \"trusted_public_keys\": "
-                "[\"k:Yro8jE3UwCfpvC0XfuK04jfclubFaWrG5Z1G2+QrtuQ=\"], \"require_signatures\": false,"
-                " \"parallelism\": 4, \"connect_timeout\": 3, \"low_speed_timeout\": 9, "
-                "\"retries\": 0, \"realize_timeout\": 60, \"keep_generations\": 1, "
-                "\"allow_unpinned\": true, \"gc_max_size\": \"20G\", \"credentials\": "
-                "{\"cache.example\": {\"bearer_token\": \"t\"}, \"Other.Example\": "
-                "{\"username\": \"u\", \"password\": \"p\"}}}");
+            "{\"store_root\": \"/srv/skiff\", \"substituters\": [\"file:///c\", "
+            "\"http://127.0.0.1:1/\"], \"trusted_public_keys\": "
+            "[\"k:Yro8jE3UwCfpvC0XfuK04jfclubFaWrG5Z1G2+QrtuQ=\"], \"require_signatures\": false,"
+            " \"parallelism\": 4, \"connect_timeout\": 3, \"low_speed_timeout\": 9, "
+            "\"retries\": 0, \"realize_timeout\": 60, \"keep_generations\": 1, "
+            "\"allow_unpinned\": true, \"gc_max_size\": \"20G\", \"credentials\": "
+            "{\"cache.example\": {\"bearer_token\": \"t\"}, \"Other.Example\": "
+            "{\"username\": \"u\", \"password\": \"p\"}}}");
         cr_assert(!c->require_signatures && c->allow_unpinned);
         cr_assert_eq(c->parallelism, 4);
         cr_assert_eq(c->gc_max_size, 20ULL << 30);

@@ -188,8 +188,11 @@ Test(nar, rejects_dotdot_slash_nul_names)
                 size_t len;
                 const char *needle;
         } cases[] = {
-                {"..", 2, "`..`"}, {".", 1, "`.`"}, {"a/b", 3, "`a/b` contains `/`"},
-                {"a\0b", 3, "NUL"}, {"", 0, "empty entry name"},
+            {"..", 2, "`..`"},
+            {".", 1, "`.`"},
+            {"a/b", 3, "`a/b` contains `/`"},
+            {"a\0b", 3, "NUL"},
+            {"", 0, "empty entry name"},
         };
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(cases); i++) {
                 _cleanup_strbuf_ struct skiff_strbuf sb = SKIFF_STRBUF_INIT;

@@ -10,18 +10,20 @@
 #include "store_helpers.h"
 
 static const char sample[] =
-        "StorePath: /nix/store/r9vrskqzja5n4ibqnkr041hw65n0rvhw-skiff-fixture-app-0\n"
-        "URL: nar/0dwlpd7z6ldwdawby866q2zjhfg71vmv6qlhdql1mi3ig2y3ci5n.nar.zst\n"
-        "Compression: zstd\n"
-        "FileHash: sha256:0dwlpd7z6ldwdawby866q2zjhfg71vmv6qlhdql1mi3ig2y3ci5n\n"
-        "FileSize: 329\n"
-        "NarHash: sha256:0mvn17b90cs893p77k39diy3dsisishmgfvwkyvwfzppbag4975g\n"
-        "NarSize: 896\n"
-        "References: 1k33vj3vvwmigj7l3arb3l4mrnw8vvwl-busybox-static "
-        "dfpzgfnmfw7mbzidnyigmrsjdqs8ihii-skiff-fixture-lib-0\n"
-        "Deriver: xcv4yqbi3pvspc7372dn3za7p49gmhfc-skiff-fixture-app-0.drv\n"
-        "Sig: k1:VVMzxTac132Zn9WU/GTUDSzP5OYg/rlSsjx+63kG6+uvIxWJnM9uME3BE23ErY/7N+GYPEhnEf3GBNn85xirBQ==\n"
-        "Sig: k2:VVMzxTac132Zn9WU/GTUDSzP5OYg/rlSsjx+63kG6+uvIxWJnM9uME3BE23ErY/7N+GYPEhnEf3GBNn85xirBQ==\n";
+    "StorePath: /nix/store/r9vrskqzja5n4ibqnkr041hw65n0rvhw-skiff-fixture-app-0\n"
+    "URL: nar/0dwlpd7z6ldwdawby866q2zjhfg71vmv6qlhdql1mi3ig2y3ci5n.nar.zst\n"
+    "Compression: zstd\n"
+    "FileHash: sha256:0dwlpd7z6ldwdawby866q2zjhfg71vmv6qlhdql1mi3ig2y3ci5n\n"
+    "FileSize: 329\n"
+    "NarHash: sha256:0mvn17b90cs893p77k39diy3dsisishmgfvwkyvwfzppbag4975g\n"
+    "NarSize: 896\n"
+    "References: 1k33vj3vvwmigj7l3arb3l4mrnw8vvwl-busybox-static "
+    "dfpzgfnmfw7mbzidnyigmrsjdqs8ihii-skiff-fixture-lib-0\n"
+    "Deriver: xcv4yqbi3pvspc7372dn3za7p49gmhfc-skiff-fixture-app-0.drv\n"
+    "Sig: "
+    "k1:VVMzxTac132Zn9WU/GTUDSzP5OYg/rlSsjx+63kG6+uvIxWJnM9uME3BE23ErY/7N+GYPEhnEf3GBNn85xirBQ==\n"
+    "Sig: "
+    "k2:VVMzxTac132Zn9WU/GTUDSzP5OYg/rlSsjx+63kG6+uvIxWJnM9uME3BE23ErY/7N+GYPEhnEf3GBNn85xirBQ==\n";
 
 Test(narinfo, parses_all_fields_and_roundtrips)
 {

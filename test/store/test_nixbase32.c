@@ -55,13 +55,13 @@ Test(nixbase32, rejects_bad_input)
 {
         uint8_t d[32];
         /* 'e', 'o', 'u', 't' are not in the alphabet. */
-        cr_assert_eq(skiff_nixbase32_decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c7e", 52,
-                                            d, 32),
+        cr_assert_eq(skiff_nixbase32_decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c7e",
+                                            52, d, 32),
                      -EINVAL);
         cr_assert_eq(skiff_nixbase32_decode("abc", 3, d, 32), -EINVAL);
         /* The first character carries only 1 significant bit for 32 bytes: 'z' overflows. */
-        cr_assert_eq(skiff_nixbase32_decode("zmdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73", 52,
-                                            d, 32),
+        cr_assert_eq(skiff_nixbase32_decode("zmdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73",
+                                            52, d, 32),
                      -EINVAL);
 }
 

@@ -34,7 +34,8 @@ Test(sig, nix_generated_keys_sign_like_nix)
         if (!th_have_nix())
                 cr_skip_test("nix missing");
         _cleanup_free_ char *tmp = th_tmpdir();
-        cr_assert_eq(th_sh("nix-store --generate-binary-cache-key nixkey %s/sk %s/pk", tmp, tmp), 0);
+        cr_assert_eq(th_sh("nix-store --generate-binary-cache-key nixkey %s/sk %s/pk", tmp, tmp),
+                     0);
         _cleanup_free_ char *skp = xasprintf("%s/sk", tmp), *pkp = xasprintf("%s/pk", tmp);
         _cleanup_free_ char *sk = th_read(skp, NULL), *pk = th_read(pkp, NULL);
         struct skiff_sig_seckey s;

@@ -51,7 +51,8 @@ Test(storepath, source_path_equals_nix_store_add)
         if (!th_have_nix())
                 cr_skip_test("nix missing");
         _cleanup_free_ char *tmp = th_tmpdir();
-        cr_assert_eq(th_sh("%s/test/fixtures/store/mktree.sh %s/my-tree", SKIFF_SOURCE_DIR, tmp), 0);
+        cr_assert_eq(th_sh("%s/test/fixtures/store/mktree.sh %s/my-tree", SKIFF_SOURCE_DIR, tmp),
+                     0);
         _cleanup_free_ char *dir = xasprintf("%s/my-tree", tmp);
         struct skiff_nixhash h;
         cr_assert_eq(skiff_nar_hash_path(AT_FDCWD, dir, &h, NULL, NULL), 0);
