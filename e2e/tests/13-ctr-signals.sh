@@ -62,7 +62,8 @@ ev=$E2E_TMP/events-$id
 events_start "$ev"
 on_exit events_stop
 c run -d "${RT[@]}" "$BB" "$id" \
-  sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' </dev/null >/dev/null
+  sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' \
+  </dev/null >/dev/null
 wait_task_status "$id" RUNNING 20 || true
 counter=$(ctrd_bundle "$id")/rootfs/tmp/n
 retry_until 5 test -s "$counter" || true

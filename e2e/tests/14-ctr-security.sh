@@ -91,20 +91,33 @@ wait_task_status "$id" RUNNING 20 || true
 got=$(cat "$(cgroup_dir "$(task_pid "$id")" memory)/memory.limit_in_bytes" 2>&1) || true
 assert_eq "memory limit applied to the cgroup" "$limit" "$got"
 ctr_cleanup "$id"
+HOG='x=$(head -c 200000000 /dev/zero | tr "\0" a); echo survived ${#x}'
+id=$(uniq_name oom)
+on_exit ctr_cleanup "$id"
+rc=0
+out=$(timeout -s KILL 60 "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" run --rm "${RT[@]}" --memory-limit "$limit" \
+  --env "HOG=$HOG" "$BB" "$id" sh -c 'eval "$HOG"' </dev/null 2>&1) || rc=$?
+assert_eq "memory hog as PID 1 is OOM-killed: exit status 137" 137 "$rc"
+assert_not_contains "memory hog as PID 1 did not survive" "$out" survived
+
+# The hog runs as a child and PID 1 lingers, so that the cgroup still exists
+# when the OOM notification is processed (runc's shim drops the event if the
+# cgroup is already gone).
 id=$(uniq_name oom)
 on_exit ctr_cleanup "$id"
 ev=$E2E_TMP/events-$id
 events_start "$ev"
 on_exit events_stop
 rc=0
-timeout -s KILL 60 "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" run --rm "${RT[@]}" --memory-limit "$limit" "$BB" "$id" \
-  sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo survived ${#x}' </dev/null >/dev/null 2>&1 || rc=$?
-assert_eq "memory hog is OOM-killed: exit status 137" 137 "$rc"
+out=$(timeout -s KILL 60 "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" run --rm "${RT[@]}" --memory-limit "$limit" \
+  --env "HOG=$HOG" "$BB" "$id" sh -c 'sh -c "$HOG"; rc=$?; echo "child:$rc"; sleep 2; exit $rc' </dev/null 2>&1) || rc=$?
+assert_line "memory hog child is OOM-killed (SIGKILL)" "$out" "child:137"
+assert_eq "PID 1 passes the child's 137 on" 137 "$rc"
 retry_until 5 sh -c "grep -q '/tasks/delete.*\"$id\"' '$ev'" || true
 events_stop
 topics=$(events_topics "$ev" "$id" | tr '\n' ' ')
 assert_contains "/tasks/oom event published" "$topics" "/tasks/oom"
-assert_match "/tasks/oom comes before /tasks/delete" "$topics" "/tasks/oom .*/tasks/delete"
+assert_match "/tasks/oom comes before /tasks/exit" "$topics" "/tasks/oom .*/tasks/exit"
 
 # --- a complete custom spec through `ctr run --config`.
 id=$(uniq_name spec)

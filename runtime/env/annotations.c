@@ -19,8 +19,8 @@ struct value {
         uint32_t timeout;
 };
 
-typedef int (*parse_fn)(const char *key, const char *value, bool allow_unpinned,
-                        struct value *out, skiff_err_t *err);
+typedef int (*parse_fn)(const char *key, const char *value, bool allow_unpinned, struct value *out,
+                        skiff_err_t *err);
 
 static void value_done(struct value *v)
 {
@@ -63,9 +63,8 @@ static int split_list(const char *key, const char *value, char ***ret, skiff_err
                 while (n > b && (p[n - 1] == ' ' || p[n - 1] == '\t'))
                         n--;
                 if (n == b)
-                        return skiff_error_set(err, EINVAL,
-                                               "annotation `%s`: empty item in list `%s`", key,
-                                               value);
+                        return skiff_error_set(
+                            err, EINVAL, "annotation `%s`: empty item in list `%s`", key, value);
                 skiff_strv_push_take(&items, xstrndup(p + b, n - b));
                 if (!end)
                         break;
@@ -89,8 +88,8 @@ static int parse_environment(const char *key, const char *value, bool allow_unpi
                                        "[hub/]owner/name@generation, ...)",
                                        key);
         if (n > SKIFF_ANNOTATIONS_LAYERS_MAX)
-                return skiff_error_set(err, EINVAL, "annotation `%s`: %zu layers (at most %d)",
-                                       key, n, SKIFF_ANNOTATIONS_LAYERS_MAX);
+                return skiff_error_set(err, EINVAL, "annotation `%s`: %zu layers (at most %d)", key,
+                                       n, SKIFF_ANNOTATIONS_LAYERS_MAX);
         struct value v = {.set = true};
         v.layers = xcalloc(n, sizeof(*v.layers));
         for (size_t i = 0; i < n; i++) {
@@ -117,8 +116,8 @@ static int parse_environment(const char *key, const char *value, bool allow_unpi
         return 0;
 }
 
-static int parse_names(const char *key, const char *value, bool allow_unpinned,
-                       struct value *out, skiff_err_t *err)
+static int parse_names(const char *key, const char *value, bool allow_unpinned, struct value *out,
+                       skiff_err_t *err)
 {
         _cleanup_strv_ char **items = NULL;
         int r = split_list(key, value, &items, err);
@@ -126,9 +125,8 @@ static int parse_names(const char *key, const char *value, bool allow_unpinned,
                 return r;
         for (char **p = items; *p; p++)
                 if (!skiff_annotations_valid_container_name(*p))
-                        return skiff_error_set(err, EINVAL,
-                                               "annotation `%s`: invalid container name `%s`",
-                                               key, *p);
+                        return skiff_error_set(
+                            err, EINVAL, "annotation `%s`: invalid container name `%s`", key, *p);
         out->set = true;
         out->names = TAKE_PTR(items);
         return 0;
@@ -149,8 +147,8 @@ static int parse_view(const char *key, const char *value, bool allow_unpinned, s
                                key, value);
 }
 
-static int parse_timeout(const char *key, const char *value, bool allow_unpinned,
-                         struct value *out, skiff_err_t *err)
+static int parse_timeout(const char *key, const char *value, bool allow_unpinned, struct value *out,
+                         skiff_err_t *err)
 {
         size_t n = strlen(value);
         bool digits = n > 0 && n <= 10;
@@ -184,11 +182,11 @@ static const struct {
         const char *name;
         parse_fn parse;
 } keys[_KEY_MAX] = {
-        [KEY_ENVIRONMENT] = {"environment", parse_environment},
-        [KEY_SKIP_CONTAINERS] = {"skip-containers", parse_names},
-        [KEY_SKIP_EXEC] = {"skip-exec", parse_names},
-        [KEY_STORE_VIEW] = {"store-view", parse_view},
-        [KEY_REALIZE_TIMEOUT] = {"realize-timeout", parse_timeout},
+    [KEY_ENVIRONMENT] = {"environment", parse_environment},
+    [KEY_SKIP_CONTAINERS] = {"skip-containers", parse_names},
+    [KEY_SKIP_EXEC] = {"skip-exec", parse_names},
+    [KEY_STORE_VIEW] = {"store-view", parse_view},
+    [KEY_REALIZE_TIMEOUT] = {"realize-timeout", parse_timeout},
 };
 
 const char *skiff_annotations_view_name(enum skiff_annotations_view v)
@@ -249,9 +247,8 @@ static const char *known_keys(void)
 }
 
 /* Handles one `skiff.dev/` annotation: validates it and stores it when it applies. */
-static int parse_one(const char *key, const char *value, const char *container,
-                     bool allow_unpinned, struct slots *s, struct skiff_annotations *a,
-                     skiff_err_t *err)
+static int parse_one(const char *key, const char *value, const char *container, bool allow_unpinned,
+                     struct slots *s, struct skiff_annotations *a, skiff_err_t *err)
 {
         const char *rest = key + strlen(SKIFF_ANNOTATIONS_PREFIX);
         const char *dot = strchr(rest, '.');

@@ -30,12 +30,12 @@
 #include "base/error.h"
 #include "env/ref.h"
 
-#define SKIFF_ANNOTATIONS_PREFIX          "skiff.dev/"
-#define SKIFF_ANNOTATIONS_LAYERS_MAX      16
-#define SKIFF_ANNOTATIONS_TIMEOUT_MAX     3600
-#define SKIFF_ANNOTATIONS_CRI_NAME        "io.kubernetes.cri.container-name"
-#define SKIFF_ANNOTATIONS_CRI_TYPE        "io.kubernetes.cri.container-type"
-#define SKIFF_ANNOTATIONS_CRI_SANDBOX     "sandbox"
+#define SKIFF_ANNOTATIONS_PREFIX      "skiff.dev/"
+#define SKIFF_ANNOTATIONS_LAYERS_MAX  16
+#define SKIFF_ANNOTATIONS_TIMEOUT_MAX 3600
+#define SKIFF_ANNOTATIONS_CRI_NAME    "io.kubernetes.cri.container-name"
+#define SKIFF_ANNOTATIONS_CRI_TYPE    "io.kubernetes.cri.container-type"
+#define SKIFF_ANNOTATIONS_CRI_SANDBOX "sandbox"
 
 enum skiff_annotations_view {
         SKIFF_ANNOTATIONS_VIEW_CLOSURE, /* only the environment's closure under /nix/store */
@@ -45,13 +45,13 @@ enum skiff_annotations_view {
 
 struct skiff_annotations {
         /* The effective settings for the container the struct was parsed for. */
-        bool opted_in;             /* an environment annotation applies */
-        struct skiff_ref *layers;  /* owned; n_layers entries, in annotation order */
+        bool opted_in;            /* an environment annotation applies */
+        struct skiff_ref *layers; /* owned; n_layers entries, in annotation order */
         size_t n_layers;
         enum skiff_annotations_view view;
-        uint32_t realize_timeout;  /* seconds; 0: the node config's default */
-        bool skipped;              /* the container is in skip-containers (runs its image) */
-        bool skip_exec;            /* the container is in skip-exec */
+        uint32_t realize_timeout; /* seconds; 0: the node config's default */
+        bool skipped;             /* the container is in skip-containers (runs its image) */
+        bool skip_exec;           /* the container is in skip-exec */
         /* Every distinct reference named by any environment key, pod-level or per container
          * (owned; for the sandbox, which realizes for all containers). */
         struct skiff_ref *all_refs;

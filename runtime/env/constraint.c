@@ -8,8 +8,8 @@
 #include "base/xalloc.h"
 
 static const char *const op_names[_SKIFF_CONSTRAINT_OP_MAX] = {
-        [SKIFF_CONSTRAINT_GE] = ">=", [SKIFF_CONSTRAINT_GT] = ">", [SKIFF_CONSTRAINT_LE] = "<=",
-        [SKIFF_CONSTRAINT_LT] = "<",  [SKIFF_CONSTRAINT_EQ] = "==",
+    [SKIFF_CONSTRAINT_GE] = ">=", [SKIFF_CONSTRAINT_GT] = ">",  [SKIFF_CONSTRAINT_LE] = "<=",
+    [SKIFF_CONSTRAINT_LT] = "<",  [SKIFF_CONSTRAINT_EQ] = "==",
 };
 
 static int parse_version_n(const char *s, size_t len, struct skiff_constraint_version *ret,
@@ -42,8 +42,8 @@ static int parse_version_n(const char *s, size_t len, struct skiff_constraint_ve
                 if (i == len)
                         break;
                 if (s[i] != '.')
-                        return skiff_error_set(err, EINVAL,
-                                               "`%s`: unexpected `%c` in version", whole, s[i]);
+                        return skiff_error_set(err, EINVAL, "`%s`: unexpected `%c` in version",
+                                               whole, s[i]);
                 i++;
         }
         *ret = v;
@@ -80,9 +80,8 @@ int skiff_constraint_parse(const char *s, struct skiff_constraint *ret, skiff_er
                                                "`>=12.4` or `>=12.4,<13`)",
                                                s);
                 if (c.n == SKIFF_CONSTRAINT_CLAUSES)
-                        return skiff_error_set(err, EINVAL,
-                                               "constraint `%s`: more than %d clauses", s,
-                                               SKIFF_CONSTRAINT_CLAUSES);
+                        return skiff_error_set(err, EINVAL, "constraint `%s`: more than %d clauses",
+                                               s, SKIFF_CONSTRAINT_CLAUSES);
                 enum skiff_constraint_op op = _SKIFF_CONSTRAINT_OP_MAX;
                 size_t oplen = 0;
                 /* Two-character operators first so ">=" is not read as ">". */

@@ -94,7 +94,7 @@ static void gen_system(struct skiff_json_gen *j, const struct skiff_generation_s
                 skiff_json_gen_string(j, "closure");
                 skiff_json_gen_array_open(j);
                 _cleanup_free_ const struct skiff_generation_path **ps =
-                        xcalloc(s->n_closure + 1, sizeof(*ps));
+                    xcalloc(s->n_closure + 1, sizeof(*ps));
                 for (size_t i = 0; i < s->n_closure; i++)
                         ps[i] = &s->closure[i];
                 qsort(ps, s->n_closure, sizeof(*ps), cmp_path);
@@ -138,7 +138,7 @@ int skiff_generation_write(const struct skiff_generation *g, char **ret, size_t 
         skiff_json_gen_string(j, "systems");
         skiff_json_gen_map_open(j);
         _cleanup_free_ const struct skiff_generation_system **ss =
-                xcalloc(g->n_systems + 1, sizeof(*ss));
+            xcalloc(g->n_systems + 1, sizeof(*ss));
         for (size_t i = 0; i < g->n_systems; i++)
                 ss[i] = &g->systems[i];
         qsort(ss, g->n_systems, sizeof(*ss), cmp_system);
@@ -168,9 +168,9 @@ int skiff_generation_write(const struct skiff_generation *g, char **ret, size_t 
                 skiff_json_gen_string(j, "requires");
                 skiff_json_gen_map_open(j);
                 _cleanup_free_ const struct skiff_generation_require **rq =
-                        xcalloc(g->n_requires + 1, sizeof(*rq));
+                    xcalloc(g->n_requires + 1, sizeof(*rq));
                 for (size_t i = 0; i < g->n_requires; i++)
-                        rq[i] = &g->requires[i];
+                rq[i] = &g->requires[i];
                 qsort(rq, g->n_requires, sizeof(*rq), cmp_require);
                 for (size_t i = 0; i < g->n_requires; i++)
                         skiff_json_gen_kv_string(j, rq[i]->name, rq[i]->constraint);

@@ -17,7 +17,8 @@
 #define DESCRIPTION_MAX (64 * 1024)
 #define HOOK_MAX        (256 * 1024)
 
-/* --- decoding ---------------------------------------------------------------------------------- */
+/* --- decoding ----------------------------------------------------------------------------------
+ */
 
 struct opt_u64 {
         uint64_t v;
@@ -69,8 +70,8 @@ struct raw_path {
 
 static int dec_file_hash(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
 {
-        struct raw_path *rp = (struct raw_path *)((char *)field - offsetof(struct raw_path,
-                                                                            file_hash));
+        struct raw_path *rp =
+            (struct raw_path *)((char *)field - offsetof(struct raw_path, file_hash));
         int r = dec_hash(v, path, field, err);
         if (r < 0)
                 return r;
@@ -79,15 +80,15 @@ static int dec_file_hash(skiff_jv *v, const char *path, void *field, skiff_err_t
 }
 
 static const struct skiff_json_field path_fields[] = {
-        {"path", skiff_json_dec_string, offsetof(struct raw_path, path), true},
-        {"narHash", dec_hash, offsetof(struct raw_path, nar_hash), true},
-        {"narSize", dec_opt_u64, offsetof(struct raw_path, nar_size), true},
-        {"references", skiff_json_dec_strv, offsetof(struct raw_path, references), true},
-        {"url", skiff_json_dec_string, offsetof(struct raw_path, url), false},
-        {"compression", skiff_json_dec_string, offsetof(struct raw_path, compression), false},
-        {"fileHash", dec_file_hash, offsetof(struct raw_path, file_hash), false},
-        {"fileSize", dec_opt_u64, offsetof(struct raw_path, file_size), false},
-        {NULL},
+    {"path", skiff_json_dec_string, offsetof(struct raw_path, path), true},
+    {"narHash", dec_hash, offsetof(struct raw_path, nar_hash), true},
+    {"narSize", dec_opt_u64, offsetof(struct raw_path, nar_size), true},
+    {"references", skiff_json_dec_strv, offsetof(struct raw_path, references), true},
+    {"url", skiff_json_dec_string, offsetof(struct raw_path, url), false},
+    {"compression", skiff_json_dec_string, offsetof(struct raw_path, compression), false},
+    {"fileHash", dec_file_hash, offsetof(struct raw_path, file_hash), false},
+    {"fileSize", dec_opt_u64, offsetof(struct raw_path, file_size), false},
+    {NULL},
 };
 
 static void path_done(struct skiff_generation_path *p)
@@ -104,14 +105,14 @@ static int dec_closure_entry(skiff_jv *v, const char *path, struct skiff_generat
         struct raw_path rp = {0};
         int r = skiff_json_decode_object(v, path, path_fields, &rp, false, err);
         struct skiff_generation_path p = {
-                .path = rp.path,
-                .nar_hash = rp.nar_hash,
-                .nar_size = rp.nar_size.v,
-                .references = rp.references ? rp.references : xcalloc(1, sizeof(char *)),
-                .url = rp.url,
-                .compression = rp.compression,
-                .file_hash = rp.file_hash,
-                .file_size = rp.file_size.v,
+            .path = rp.path,
+            .nar_hash = rp.nar_hash,
+            .nar_size = rp.nar_size.v,
+            .references = rp.references ? rp.references : xcalloc(1, sizeof(char *)),
+            .url = rp.url,
+            .compression = rp.compression,
+            .file_hash = rp.file_hash,
+            .file_size = rp.file_size.v,
         };
         if (r < 0) {
                 path_done(&p);
@@ -149,11 +150,10 @@ static int dec_closure(skiff_jv *v, const char *path, void *field, skiff_err_t *
 }
 
 static const struct skiff_json_field package_fields[] = {
-        {"name", skiff_json_dec_string, offsetof(struct skiff_generation_package, name), true},
-        {"path", skiff_json_dec_string, offsetof(struct skiff_generation_package, path), true},
-        {"priority", skiff_json_dec_i32, offsetof(struct skiff_generation_package, priority),
-         false},
-        {NULL},
+    {"name", skiff_json_dec_string, offsetof(struct skiff_generation_package, name), true},
+    {"path", skiff_json_dec_string, offsetof(struct skiff_generation_package, path), true},
+    {"priority", skiff_json_dec_i32, offsetof(struct skiff_generation_package, priority), false},
+    {NULL},
 };
 
 static int dec_packages(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
@@ -178,13 +178,13 @@ static int dec_packages(skiff_jv *v, const char *path, void *field, skiff_err_t 
 
 /* packages and closure decode into the whole system struct (offset 0) so they can set counts. */
 static const struct skiff_json_field system_fields[] = {
-        {"store_dir", skiff_json_dec_string, offsetof(struct skiff_generation_system, store_dir),
-         false},
-        {"packages", dec_packages, 0, true},
-        {"closure", dec_closure, 0, false},
-        {"substituters", skiff_json_dec_strv,
-         offsetof(struct skiff_generation_system, substituters), false},
-        {NULL},
+    {"store_dir", skiff_json_dec_string, offsetof(struct skiff_generation_system, store_dir),
+     false},
+    {"packages", dec_packages, 0, true},
+    {"closure", dec_closure, 0, false},
+    {"substituters", skiff_json_dec_strv, offsetof(struct skiff_generation_system, substituters),
+     false},
+    {NULL},
 };
 
 static int dec_systems(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
@@ -200,8 +200,8 @@ static int dec_systems(skiff_jv *v, const char *path, void *field, skiff_err_t *
                 struct skiff_generation_system *s = &g->systems[i];
                 g->n_systems++;
                 s->system = xstrdup(key);
-                int r = skiff_json_decode_object(skiff_json_at(v, i), kp, system_fields, s, false,
-                                                 err);
+                int r =
+                    skiff_json_decode_object(skiff_json_at(v, i), kp, system_fields, s, false, err);
                 if (r < 0)
                         return r;
                 if (!s->store_dir)
@@ -233,9 +233,8 @@ static int dec_includes(skiff_jv *v, const char *path, void *field, skiff_err_t 
 }
 
 static const struct skiff_json_field hook_fields[] = {
-        {"on_activate", skiff_json_dec_string, offsetof(struct skiff_generation, on_activate),
-         false},
-        {NULL},
+    {"on_activate", skiff_json_dec_string, offsetof(struct skiff_generation, on_activate), false},
+    {NULL},
 };
 
 static int dec_hook(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
@@ -268,20 +267,21 @@ struct top {
 };
 
 static const struct skiff_json_field top_fields[] = {
-        {"schema", skiff_json_dec_string, offsetof(struct top, schema), true},
-        {"environment", skiff_json_dec_string, offsetof(struct top, g.environment), true},
-        {"generation", dec_generation, offsetof(struct top, g.generation), true},
-        {"created", skiff_json_dec_string, offsetof(struct top, g.created), true},
-        {"description", skiff_json_dec_string, offsetof(struct top, g.description), false},
-        {"includes", dec_includes, offsetof(struct top, g), false},
-        {"systems", dec_systems, offsetof(struct top, g), true},
-        {"vars", skiff_json_dec_strmap, offsetof(struct top, g.vars), false},
-        {"hook", dec_hook, offsetof(struct top, g), false},
-        {"requires", dec_requires, offsetof(struct top, g), false},
-        {NULL},
+    {"schema", skiff_json_dec_string, offsetof(struct top, schema), true},
+    {"environment", skiff_json_dec_string, offsetof(struct top, g.environment), true},
+    {"generation", dec_generation, offsetof(struct top, g.generation), true},
+    {"created", skiff_json_dec_string, offsetof(struct top, g.created), true},
+    {"description", skiff_json_dec_string, offsetof(struct top, g.description), false},
+    {"includes", dec_includes, offsetof(struct top, g), false},
+    {"systems", dec_systems, offsetof(struct top, g), true},
+    {"vars", skiff_json_dec_strmap, offsetof(struct top, g.vars), false},
+    {"hook", dec_hook, offsetof(struct top, g), false},
+    {"requires", dec_requires, offsetof(struct top, g), false},
+    {NULL},
 };
 
-/* --- validation -------------------------------------------------------------------------------- */
+/* --- validation --------------------------------------------------------------------------------
+ */
 
 static bool is_leap(int64_t y)
 {
@@ -453,9 +453,8 @@ static int check_system(const struct skiff_generation_system *s, skiff_err_t *er
                 for (char **ref = p->references; ref && *ref; ref++) {
                         r = skiff_storepath_parse(*ref, s->store_dir, NULL, err);
                         if (r < 0)
-                                return skiff_error_wrap(err,
-                                                        "`systems.%s.closure` (`%s`) references",
-                                                        sys, p->path);
+                                return skiff_error_wrap(
+                                    err, "`systems.%s.closure` (`%s`) references", sys, p->path);
                         if (!bsearch(ref, sorted, s->n_closure, sizeof(char *), cmp_str))
                                 return skiff_error_set(err, EINVAL,
                                                        "`systems.%s.closure` is not closed: `%s` "
@@ -507,9 +506,8 @@ static int check_system(const struct skiff_generation_system *s, skiff_err_t *er
 int skiff_generation_validate(const struct skiff_generation *g, skiff_err_t *err)
 {
         const char *slash = g->environment ? strchr(g->environment, '/') : NULL;
-        _cleanup_free_ char *owner = slash ? xstrndup(g->environment,
-                                                      (size_t)(slash - g->environment))
-                                           : NULL;
+        _cleanup_free_ char *owner =
+            slash ? xstrndup(g->environment, (size_t)(slash - g->environment)) : NULL;
         if (!slash || !skiff_ref_valid_segment(owner) || !skiff_ref_valid_segment(slash + 1))
                 return skiff_error_set(err, EINVAL,
                                        "`environment`: `%s` is not owner/name (lower-case "
@@ -549,8 +547,8 @@ int skiff_generation_validate(const struct skiff_generation *g, skiff_err_t *err
                                                name);
                 for (size_t j = 0; j < i; j += 2)
                         if (strcmp(g->vars[j], name) == 0)
-                                return skiff_error_set(err, EINVAL,
-                                                       "`vars`: `%s` is listed twice", name);
+                                return skiff_error_set(err, EINVAL, "`vars`: `%s` is listed twice",
+                                                       name);
         }
         if (g->on_activate && strlen(g->on_activate) > HOOK_MAX)
                 return skiff_error_set(err, EINVAL, "`hook.on_activate`: longer than %d bytes",
@@ -565,8 +563,7 @@ int skiff_generation_validate(const struct skiff_generation *g, skiff_err_t *err
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(g->requires[j].name, q->name) == 0)
                                 return skiff_error_set(err, EINVAL,
-                                                       "`requires`: `%s` is listed twice",
-                                                       q->name);
+                                                       "`requires`: `%s` is listed twice", q->name);
                 struct skiff_constraint c;
                 r = skiff_constraint_parse(q->constraint, &c, err);
                 if (r < 0)
@@ -592,8 +589,9 @@ int skiff_generation_parse(const char *buf, size_t len, struct skiff_generation 
         if (r < 0)
                 return r;
         if (strcmp(schema, SKIFF_GENERATION_SCHEMA) != 0)
-                return skiff_error_set(err, EINVAL, "`schema`: unsupported schema `%s` (expected %s)",
-                                       schema, SKIFF_GENERATION_SCHEMA);
+                return skiff_error_set(err, EINVAL,
+                                       "`schema`: unsupported schema `%s` (expected %s)", schema,
+                                       SKIFF_GENERATION_SCHEMA);
         if (!g->vars)
                 g->vars = xcalloc(1, sizeof(char *));
         r = skiff_generation_validate(g, err);

@@ -103,8 +103,8 @@ struct skiff_generation {
         size_t n_includes;
         struct skiff_generation_system *systems;
         size_t n_systems;
-        char **vars;          /* alternating name, value; NULL-terminated, never NULL */
-        char *on_activate;    /* hook.on_activate, or NULL */
+        char **vars;       /* alternating name, value; NULL-terminated, never NULL */
+        char *on_activate; /* hook.on_activate, or NULL */
         struct skiff_generation_require *requires;
         size_t n_requires;
 };

@@ -59,8 +59,8 @@ int skiff_hub_new(const struct skiff_hub_options *o, struct skiff_hub **ret, ski
                         return skiff_error_set(err, EINVAL, "hub alias `%s` has no URL",
                                                o->aliases[i]);
                 if (!skiff_ref_valid_hub(o->aliases[i]))
-                        return skiff_error_set(err, EINVAL, "hub alias `%s` is not a valid hub name",
-                                               o->aliases[i]);
+                        return skiff_error_set(
+                            err, EINVAL, "hub alias `%s` is not a valid hub name", o->aliases[i]);
                 if (!valid_base_url(o->aliases[i + 1]))
                         return skiff_error_set(err, EINVAL,
                                                "hub alias `%s`: `%s` is not an http://, https:// "
@@ -176,8 +176,8 @@ int skiff_hub_live(struct skiff_hub *h, const struct skiff_ref *ref, uint32_t *r
         r = parse_live(buf, ret, err);
         if (r < 0)
                 return skiff_error_set(err, EBADMSG,
-                                       "`%s/%s`: malformed `live` file on hub `%s`: %s",
-                                       ref->owner, ref->name, base, skiff_error_msg(*err));
+                                       "`%s/%s`: malformed `live` file on hub `%s`: %s", ref->owner,
+                                       ref->name, base, skiff_error_msg(*err));
         return 0;
 }
 
@@ -212,8 +212,8 @@ static int check_document(struct skiff_hub *h, const struct skiff_ref *ref, cons
         size_t key = 0;
         bool signed_ok = false;
         if (sig) {
-                int r = skiff_generation_verify(json, len, sig, sig_len, h->keys, h->nkeys, &key,
-                                                err);
+                int r =
+                    skiff_generation_verify(json, len, sig, sig_len, h->keys, h->nkeys, &key, err);
                 if (r < 0)
                         return skiff_error_wrap(err, "signature of `%u.json`", ref->generation);
                 signed_ok = true;
@@ -227,8 +227,7 @@ static int check_document(struct skiff_hub *h, const struct skiff_ref *ref, cons
                 return skiff_error_wrap(err, "`%u.json`", ref->generation);
         _cleanup_free_ char *want = skiff_ref_env_name(ref);
         if (strcmp(g->environment, want) != 0 || g->generation != ref->generation)
-                return skiff_error_set(err, EINVAL,
-                                       "`%u.json` describes `%s@%u`, not `%s@%u`",
+                return skiff_error_set(err, EINVAL, "`%u.json` describes `%s@%u`, not `%s@%u`",
                                        ref->generation, g->environment, g->generation, want,
                                        ref->generation);
         ret->generation = TAKE_PTR(g);

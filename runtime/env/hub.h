@@ -37,7 +37,7 @@ struct skiff_hub_options {
         const char *store_root;   /* node store root; NULL disables the document cache */
         const struct skiff_sig_pubkey *keys; /* trusted keys (borrowed) */
         size_t nkeys;
-        bool require_signatures;  /* false: an absent .sig is accepted (local experiments) */
+        bool require_signatures;        /* false: an absent .sig is accepted (local experiments) */
         const struct skiff_config *cfg; /* timeouts, retries, credentials; NULL: defaults */
 };
 
@@ -69,7 +69,7 @@ struct skiff_hub_document {
         struct skiff_generation *generation; /* owned */
         char *json;                          /* owned: the exact signed bytes */
         size_t len;
-        char *key_name;                      /* owned: the trusted key that signed it, or NULL */
+        char *key_name; /* owned: the trusted key that signed it, or NULL */
         bool from_cache;
 };
 void skiff_hub_document_done(struct skiff_hub_document *d); /* NULL-safe; zeroes *d */

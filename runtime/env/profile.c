@@ -182,7 +182,7 @@ static int add_dir(const struct ctx *c, struct node *dir, const char *host, cons
                 if (!slot) {
                         dir->kids = xreallocarray(dir->kids, dir->n_kids + 1, sizeof(*dir->kids));
                         dir->kids[dir->n_kids++] =
-                                new_link(*e, cpath, hdir ? hdir : hpath, hdir != NULL, p);
+                            new_link(*e, cpath, hdir ? hdir : hpath, hdir != NULL, p);
                         continue;
                 }
                 struct node *old = *slot;
@@ -253,14 +253,13 @@ static int write_tree(int dirfd, const char *path, const struct node *n, skiff_e
                 _cleanup_free_ char *kp = skiff_path_join(path, k->name);
                 if (k->target) {
                         if (symlinkat(k->target, dirfd, k->name) < 0)
-                                return skiff_error_set_errno(err, errno, "create symlink `%s`",
-                                                             kp);
+                                return skiff_error_set_errno(err, errno, "create symlink `%s`", kp);
                         continue;
                 }
                 if (mkdirat(dirfd, k->name, 0755) < 0)
                         return skiff_error_set_errno(err, errno, "create directory `%s`", kp);
                 _cleanup_close_ int fd =
-                        openat(dirfd, k->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                    openat(dirfd, k->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return skiff_error_set_errno(err, errno, "open directory `%s`", kp);
                 int r = write_tree(fd, kp, k, err);
@@ -282,7 +281,7 @@ void skiff_profile_digest(const struct skiff_profile_input *in,
                           char out[SKIFF_PROFILE_DIGEST_LEN + 1])
 {
         _cleanup_free_ const struct skiff_profile_package **ps =
-                xcalloc(in->n_packages + 1, sizeof(*ps));
+            xcalloc(in->n_packages + 1, sizeof(*ps));
         for (size_t i = 0; i < in->n_packages; i++)
                 ps[i] = &in->packages[i];
         qsort(ps, in->n_packages, sizeof(*ps), cmp_pkg);
@@ -350,13 +349,12 @@ int skiff_profile_input_from_layers(const struct skiff_generation *const *layers
         struct skiff_profile_input in = {0};
         size_t total = 0;
         for (size_t l = 0; l < n; l++) {
-                const struct skiff_generation_system *s = skiff_generation_system(layers[l],
-                                                                                  system);
+                const struct skiff_generation_system *s =
+                    skiff_generation_system(layers[l], system);
                 if (!s)
-                        return skiff_error_set(err, ENOENT,
-                                               "environment `%s@%u` has no `%s` system",
-                                               layers[l]->environment, layers[l]->generation,
-                                               system);
+                        return skiff_error_set(
+                            err, ENOENT, "environment `%s@%u` has no `%s` system",
+                            layers[l]->environment, layers[l]->generation, system);
                 if (l > 0 && strcmp(s->store_dir, in.store_dir) != 0) {
                         int r = skiff_error_set(err, EINVAL,
                                                 "environment `%s@%u` uses store `%s`, other "
@@ -375,8 +373,8 @@ int skiff_profile_input_from_layers(const struct skiff_generation *const *layers
         in.real_store = xstrdup(real_store);
         in.packages = xcalloc(total + 1, sizeof(*in.packages));
         for (size_t l = 0; l < n; l++) {
-                const struct skiff_generation_system *s = skiff_generation_system(layers[l],
-                                                                                  system);
+                const struct skiff_generation_system *s =
+                    skiff_generation_system(layers[l], system);
                 for (size_t i = 0; i < s->n_packages; i++) {
                         const struct skiff_generation_package *gp = &s->packages[i];
                         struct skiff_profile_package *dup = NULL;
@@ -411,4 +409,63 @@ void skiff_profile_input_done(struct skiff_profile_input *in)
         free(in->store_dir);
         free(in->real_store);
         *in = (struct skiff_profile_input){0};
+}
+
+static bool under(const char *p, const char *root)
+{
+        size_t n = strlen(root);
+        return strncmp(p, root, n) == 0 && (p[n] == '/' || p[n] == '\0');
+}
+
+int skiff_profile_lookup(const char *profile_dir, const char *rel, const char *store_dir,
+                         const char *real_store)
+{
+        struct skiff_profile_input in = {.store_dir = (char *)store_dir};
+        struct ctx c = {.in = &in, .real = real_store ? real_store : store_dir};
+        _cleanup_strv_ char **parts = skiff_strv_split(rel, "/", true);
+        _cleanup_free_ char *cur = xstrdup(profile_dir);
+        int links = 0;
+        for (char **part = parts; *part; part++) {
+                if (strcmp(*part, "..") == 0 || strcmp(*part, ".") == 0)
+                        return 0;
+                char *next = skiff_path_join(cur, *part);
+                free(cur);
+                cur = next;
+                for (;;) {
+                        struct stat st;
+                        if (lstat(cur, &st) < 0)
+                                return 0;
+                        if (!S_ISLNK(st.st_mode)) {
+                                if (part[1] && !S_ISDIR(st.st_mode))
+                                        return 0;
+                                if (!part[1])
+                                        return S_ISDIR(st.st_mode) ? 1 : 2;
+                                break;
+                        }
+                        if (++links > SYMLINK_MAX)
+                                return 0;
+                        char buf[PATH_MAX];
+                        ssize_t n = readlink(cur, buf, sizeof(buf) - 1);
+                        if (n <= 0)
+                                return 0;
+                        buf[n] = '\0';
+                        _cleanup_free_ char *t = NULL;
+                        if (buf[0] == '/') {
+                                t = map_store(&c, buf);
+                                if (!t)
+                                        return 0;
+                        } else {
+                                _cleanup_free_ char *dir = skiff_path_dirname(cur);
+                                t = skiff_path_join(dir, buf);
+                        }
+                        char *clean = skiff_path_clean(t);
+                        if (!under(clean, c.real) && !under(clean, profile_dir)) {
+                                free(clean);
+                                return 0;
+                        }
+                        free(cur);
+                        cur = clean;
+                }
+        }
+        return 1;
 }

@@ -60,4 +60,11 @@ int skiff_profile_check(const struct skiff_profile_input *in, skiff_err_t *err);
 int skiff_profile_build(const struct skiff_profile_input *in, const char *profiles_dir,
                         char **ret_path, skiff_err_t *err);
 
+/* Looks up rel (e.g. "etc/ssl/certs/ca-bundle.crt") in a built profile, following symlinks
+ * component by component, with absolute targets under store_dir read under real_store (NULL:
+ * store_dir) and links leaving the profile and the store treated as missing. Returns 1 for a
+ * directory, 2 for any other existing file, 0 when missing. */
+int skiff_profile_lookup(const char *profile_dir, const char *rel, const char *store_dir,
+                         const char *real_store);
+
 #endif

@@ -75,9 +75,8 @@ int skiff_ref_parse_generation(const char *s, uint32_t *ret, skiff_err_t *err)
         uint64_t v = 0;
         for (size_t i = 0; i < n; i++) {
                 if (s[i] < '0' || s[i] > '9')
-                        return skiff_error_set(err, EINVAL,
-                                               "generation `%s` is not a positive decimal number",
-                                               s);
+                        return skiff_error_set(
+                            err, EINVAL, "generation `%s` is not a positive decimal number", s);
                 v = v * 10 + (uint64_t)(s[i] - '0');
                 if (v > SKIFF_REF_GENERATION_MAX)
                         return skiff_error_set(err, ERANGE, "generation `%s` is larger than %u", s,
@@ -115,11 +114,10 @@ int skiff_ref_parse(const char *s, bool allow_unpinned, struct skiff_ref *ret, s
         size_t np = 0;
         for (char *p = copy;;) {
                 if (np == 3)
-                        return skiff_error_set(
-                                err, EINVAL,
-                                "environment reference `%s`: too many `/` (expected "
-                                "[hub/]owner/name@generation)",
-                                s);
+                        return skiff_error_set(err, EINVAL,
+                                               "environment reference `%s`: too many `/` (expected "
+                                               "[hub/]owner/name@generation)",
+                                               s);
                 parts[np++] = p;
                 char *sl = strchr(p, '/');
                 if (!sl)
@@ -183,8 +181,8 @@ void skiff_ref_copy(const struct skiff_ref *src, struct skiff_ref *dst)
 char *skiff_ref_format(const struct skiff_ref *r)
 {
         _cleanup_free_ char *gen = r->generation ? xasprintf("@%u", r->generation) : xstrdup("");
-        return xasprintf("%s%s%s/%s%s", r->hub ? r->hub : "", r->hub ? "/" : "", r->owner,
-                         r->name, gen);
+        return xasprintf("%s%s%s/%s%s", r->hub ? r->hub : "", r->hub ? "/" : "", r->owner, r->name,
+                         gen);
 }
 
 char *skiff_ref_env_name(const struct skiff_ref *r)

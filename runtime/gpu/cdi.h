@@ -4,7 +4,7 @@
  * Format: JSON only. YAML spec files are not supported: skiff's only structured-text parser is
  * yajl behind base/json.h, and adding a YAML library to the static shim for a format that the
  * NVIDIA device plugin does not use (it writes `.json`) is not worth its attack surface. A file
- * named `*.yaml`/`*.yml` whose content is JSON (JSON is YAML) is read; any other YAML file is
+ * named `.yaml`/`.yml` whose content is JSON (JSON is YAML) is read; any other YAML file is
  * recorded as an error in the registry and its devices are unresolvable (generate JSON with
  * `nvidia-ctk cdi generate --format=json`).
  *
@@ -99,7 +99,7 @@ int skiff_cdi_spec_parse(const char *buf, size_t len, const char *path, int prio
                          struct skiff_cdi_spec **ret, skiff_err_t *err);
 struct skiff_cdi_spec *skiff_cdi_spec_free(struct skiff_cdi_spec *s); /* NULL-safe */
 
-/* Loads every *.json (and JSON-content *.yaml/*.yml) file of dirs (NULL-terminated, increasing
+/* Loads every `.json` file (and `.yaml`/`.yml` files whose content is JSON) of dirs (NULL-terminated, increasing
  * priority; NULL = {"/etc/cdi", "/var/run/cdi"}). Missing directories are skipped; other
  * directory errors fail. Blocks on file I/O only. */
 int skiff_cdi_registry_load(const char *const *dirs, struct skiff_cdi_registry **ret,

@@ -41,7 +41,7 @@ static inline char *th_hash(const char *seed)
 
 /* Replaces the first occurrence of from in s by to; asserts that from occurs. Heap. */
 static __attribute__((noinline, unused)) char *th_replace(const char *s, const char *from,
-                                                           const char *to)
+                                                          const char *to)
 {
         const char *p = strstr(s, from);
         cr_assert(p, "`%s` not found in the document", from);
@@ -99,26 +99,26 @@ static inline char *th_doc(unsigned gen, const char *tag)
         _cleanup_free_ char *h1 = th_hash(sh), *h2 = th_hash(sg), *h3 = th_hash(sx),
                             *f1 = th_hash("f1");
         return xasprintf(
-                "{\"schema\": \"skiff.dev/generation/v1\", \"environment\": \"acme/app\",\n"
-                " \"generation\": %u, \"created\": \"2024-05-01T12:00:00Z\",\n"
-                " \"description\": \"test %s\", \"includes\": [\"acme/base@3\"],\n"
-                " \"systems\": {\"x86_64-linux\": {\"store_dir\": \"/nix/store\",\n"
-                "   \"packages\": [{\"name\": \"hello\", \"path\": \"%s\", \"priority\": 5},\n"
-                "                {\"name\": \"extra\", \"path\": \"%s\", \"priority\": 3}],\n"
-                "   \"closure\": [\n"
-                "    {\"path\": \"%s\", \"narHash\": \"%s\", \"narSize\": 1000, \"references\": "
-                "[\"%s\"], \"url\": \"nar/a.nar.zst\", \"compression\": \"zstd\", \"fileHash\": "
-                "\"%s\", \"fileSize\": 500},\n"
-                "    {\"path\": \"%s\", \"narHash\": \"%s\", \"narSize\": 2000, \"references\": "
-                "[\"%s\"]},\n"
-                "    {\"path\": \"%s\", \"narHash\": \"%s\", \"narSize\": 3000, \"references\": "
-                "[\"%s\", \"%s\"]}],\n"
-                "   \"substituters\": [\"https://cache.example.org\"]}},\n"
-                " \"vars\": {\"GREETING\": \"hi %s\", \"LANG\": \"C.UTF-8\"},\n"
-                " \"hook\": {\"on_activate\": \"echo activated\"},\n"
-                " \"requires\": {\"cuda\": \">=12.4\"}}\n",
-                gen, tag, hello, extra, hello, h1, glibc, f1, glibc, h2, glibc, extra, h3, glibc,
-                extra, tag);
+            "{\"schema\": \"skiff.dev/generation/v1\", \"environment\": \"acme/app\",\n"
+            " \"generation\": %u, \"created\": \"2024-05-01T12:00:00Z\",\n"
+            " \"description\": \"test %s\", \"includes\": [\"acme/base@3\"],\n"
+            " \"systems\": {\"x86_64-linux\": {\"store_dir\": \"/nix/store\",\n"
+            "   \"packages\": [{\"name\": \"hello\", \"path\": \"%s\", \"priority\": 5},\n"
+            "                {\"name\": \"extra\", \"path\": \"%s\", \"priority\": 3}],\n"
+            "   \"closure\": [\n"
+            "    {\"path\": \"%s\", \"narHash\": \"%s\", \"narSize\": 1000, \"references\": "
+            "[\"%s\"], \"url\": \"nar/a.nar.zst\", \"compression\": \"zstd\", \"fileHash\": "
+            "\"%s\", \"fileSize\": 500},\n"
+            "    {\"path\": \"%s\", \"narHash\": \"%s\", \"narSize\": 2000, \"references\": "
+            "[\"%s\"]},\n"
+            "    {\"path\": \"%s\", \"narHash\": \"%s\", \"narSize\": 3000, \"references\": "
+            "[\"%s\", \"%s\"]}],\n"
+            "   \"substituters\": [\"https://cache.example.org\"]}},\n"
+            " \"vars\": {\"GREETING\": \"hi %s\", \"LANG\": \"C.UTF-8\"},\n"
+            " \"hook\": {\"on_activate\": \"echo activated\"},\n"
+            " \"requires\": {\"cuda\": \">=12.4\"}}\n",
+            gen, tag, hello, extra, hello, h1, glibc, f1, glibc, h2, glibc, extra, h3, glibc, extra,
+            tag);
 }
 
 #endif

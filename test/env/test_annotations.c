@@ -15,9 +15,9 @@ static int parse(char **kv, const char *ctr, struct skiff_annotations *a, skiff_
 Test(annotations, not_opted_in_without_environment)
 {
         struct skiff_annotations a;
-        cr_assert_eq(parse(KV("io.kubernetes.cri.container-name", "app", "other/key", "x"), "app",
-                           &a, NULL),
-                     0);
+        cr_assert_eq(
+            parse(KV("io.kubernetes.cri.container-name", "app", "other/key", "x"), "app", &a, NULL),
+            0);
         cr_assert_not(a.opted_in);
         cr_assert_eq(a.n_layers, 0);
         cr_assert_eq(a.view, SKIFF_ANNOTATIONS_VIEW_CLOSURE);
@@ -32,9 +32,9 @@ Test(annotations, layers_in_order)
 {
         struct skiff_annotations a;
         skiff_err_t err = NULL;
-        cr_assert_eq(parse(KV("skiff.dev/environment", "acme/base@1, hub.io/acme/app@3"), "app",
-                           &a, &err),
-                     0, "%s", skiff_error_msg(err));
+        cr_assert_eq(
+            parse(KV("skiff.dev/environment", "acme/base@1, hub.io/acme/app@3"), "app", &a, &err),
+            0, "%s", skiff_error_msg(err));
         cr_assert(a.opted_in);
         cr_assert_eq(a.n_layers, 2);
         cr_assert_str_eq(a.layers[0].name, "base");
@@ -102,36 +102,34 @@ Test(annotations, strict_errors_name_the_annotation)
                 const char *key, *value, *msg;
                 int rc;
         } bad[] = {
-                {"skiff.dev/store-view", "foo",
-                 "annotation `skiff.dev/store-view`: unknown value `foo` (expected closure or "
-                 "store)",
-                 -EINVAL},
-                {"skiff.dev/store-view", "Closure", "unknown value `Closure`", -EINVAL},
-                {"skiff.dev/realize-timeout", "0", "annotation `skiff.dev/realize-timeout`",
-                 -EINVAL},
-                {"skiff.dev/realize-timeout", "10s", "invalid value `10s`", -EINVAL},
-                {"skiff.dev/realize-timeout", "-5", "invalid value", -EINVAL},
-                {"skiff.dev/realize-timeout", "030", "invalid value", -EINVAL},
-                {"skiff.dev/realize-timeout", "3601", "maximum", -ERANGE},
-                {"skiff.dev/realize-timeout", "99999999999", "invalid value", -EINVAL},
-                {"skiff.dev/environment", "", "empty value", -EINVAL},
-                {"skiff.dev/environment", "acme/a@1,,acme/b@1", "empty item", -EINVAL},
-                {"skiff.dev/environment", "acme/a@1,acme/a@2", "listed twice", -EINVAL},
-                {"skiff.dev/environment", "acme/App@1",
-                 "annotation `skiff.dev/environment`: environment reference `acme/App@1`: invalid "
-                 "name",
-                 -EINVAL},
-                {"skiff.dev/environment", "acme/pytorch", "unpinned", -EPERM},
-                {"skiff.dev/environment.train", "acme/pytorch", "unpinned", -EPERM},
-                {"skiff.dev/skip-containers", "Side_car", "invalid container name `Side_car`",
-                 -EINVAL},
-                {"skiff.dev/enviroment", "acme/a@1", "annotation `skiff.dev/enviroment`: unknown key",
-                 -EINVAL},
-                {"skiff.dev/environment.", "acme/a@1", "not a valid container name", -EINVAL},
-                {"skiff.dev/environment.Bad", "acme/a@1", "`Bad` is not a valid container name",
-                 -EINVAL},
-                {"skiff.dev/", "x", "unknown key", -EINVAL},
-                {NULL, NULL, NULL, 0},
+            {"skiff.dev/store-view", "foo",
+             "annotation `skiff.dev/store-view`: unknown value `foo` (expected closure or "
+             "store)",
+             -EINVAL},
+            {"skiff.dev/store-view", "Closure", "unknown value `Closure`", -EINVAL},
+            {"skiff.dev/realize-timeout", "0", "annotation `skiff.dev/realize-timeout`", -EINVAL},
+            {"skiff.dev/realize-timeout", "10s", "invalid value `10s`", -EINVAL},
+            {"skiff.dev/realize-timeout", "-5", "invalid value", -EINVAL},
+            {"skiff.dev/realize-timeout", "030", "invalid value", -EINVAL},
+            {"skiff.dev/realize-timeout", "3601", "maximum", -ERANGE},
+            {"skiff.dev/realize-timeout", "99999999999", "invalid value", -EINVAL},
+            {"skiff.dev/environment", "", "empty value", -EINVAL},
+            {"skiff.dev/environment", "acme/a@1,,acme/b@1", "empty item", -EINVAL},
+            {"skiff.dev/environment", "acme/a@1,acme/a@2", "listed twice", -EINVAL},
+            {"skiff.dev/environment", "acme/App@1",
+             "annotation `skiff.dev/environment`: environment reference `acme/App@1`: invalid "
+             "name",
+             -EINVAL},
+            {"skiff.dev/environment", "acme/pytorch", "unpinned", -EPERM},
+            {"skiff.dev/environment.train", "acme/pytorch", "unpinned", -EPERM},
+            {"skiff.dev/skip-containers", "Side_car", "invalid container name `Side_car`", -EINVAL},
+            {"skiff.dev/enviroment", "acme/a@1", "annotation `skiff.dev/enviroment`: unknown key",
+             -EINVAL},
+            {"skiff.dev/environment.", "acme/a@1", "not a valid container name", -EINVAL},
+            {"skiff.dev/environment.Bad", "acme/a@1", "`Bad` is not a valid container name",
+             -EINVAL},
+            {"skiff.dev/", "x", "unknown key", -EINVAL},
+            {NULL, NULL, NULL, 0},
         };
         for (size_t i = 0; bad[i].key; i++) {
                 struct skiff_annotations a = {0};
@@ -159,9 +157,9 @@ Test(annotations, overrides_for_other_containers_are_still_checked)
 Test(annotations, unpinned_allowed_by_node)
 {
         struct skiff_annotations a;
-        cr_assert_eq(skiff_annotations_parse(KV("skiff.dev/environment", "acme/app"), "x", true,
-                                             &a, NULL),
-                     0);
+        cr_assert_eq(
+            skiff_annotations_parse(KV("skiff.dev/environment", "acme/app"), "x", true, &a, NULL),
+            0);
         cr_assert_eq(a.layers[0].generation, 0);
         skiff_annotations_done(&a);
 }
@@ -170,10 +168,10 @@ Test(annotations, duplicate_and_missing_values)
 {
         struct skiff_annotations a;
         skiff_err_t err = NULL;
-        cr_assert_eq(parse(KV("skiff.dev/environment", "acme/a@1", "skiff.dev/environment",
-                              "acme/a@1"),
-                           "x", &a, &err),
-                     -EINVAL);
+        cr_assert_eq(
+            parse(KV("skiff.dev/environment", "acme/a@1", "skiff.dev/environment", "acme/a@1"), "x",
+                  &a, &err),
+            -EINVAL);
         cr_assert(strstr(err->msg, "duplicate"), "%s", err->msg);
         skiff_error_free(&err);
         char *odd[] = {"skiff.dev/environment", NULL};
@@ -186,8 +184,8 @@ Test(annotations, too_many_layers)
 {
         char buf[1024] = "";
         for (int i = 0; i <= SKIFF_ANNOTATIONS_LAYERS_MAX; i++)
-                snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sacme/e%d@1",
-                         i ? "," : "", i);
+                snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sacme/e%d@1", i ? "," : "",
+                         i);
         struct skiff_annotations a;
         skiff_err_t err = NULL;
         cr_assert_eq(parse(KV("skiff.dev/environment", buf), "x", &a, &err), -EINVAL);
@@ -197,12 +195,11 @@ Test(annotations, too_many_layers)
 
 Test(annotations, container_name_from_cri)
 {
-        cr_assert_str_eq(skiff_annotations_container_name(KV("io.kubernetes.cri.container-type",
-                                                             "container",
-                                                             "io.kubernetes.cri.container-name",
-                                                             "train")),
-                         "train");
-        cr_assert_null(skiff_annotations_container_name(
-                KV("io.kubernetes.cri.container-type", "sandbox")));
+        cr_assert_str_eq(
+            skiff_annotations_container_name(KV("io.kubernetes.cri.container-type", "container",
+                                                "io.kubernetes.cri.container-name", "train")),
+            "train");
+        cr_assert_null(
+            skiff_annotations_container_name(KV("io.kubernetes.cri.container-type", "sandbox")));
         cr_assert_null(skiff_annotations_container_name(NULL));
 }

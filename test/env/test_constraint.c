@@ -45,9 +45,9 @@ Test(constraint, format_canonical)
 
 Test(constraint, rejects_malformed)
 {
-        const char *bad[] = {"",      "12.4",   "=12.4",  ">=",    ">=12.",  ">=.4",
-                             ">=1.2.3.4.5", ">=12,",  ">=12,,<13", "~>1", ">=1x",
-                             ">=1234567890", ">= 12 4", NULL};
+        const char *bad[] = {"",     "12.4",         "=12.4",   ">=",        ">=12.",
+                             ">=.4", ">=1.2.3.4.5",  ">=12,",   ">=12,,<13", "~>1",
+                             ">=1x", ">=1234567890", ">= 12 4", NULL};
         for (const char **b = bad; *b; b++) {
                 struct skiff_constraint k;
                 skiff_err_t err = NULL;

@@ -48,7 +48,8 @@ Test(generation, parses_every_field)
         cr_assert_eq(s->packages[1].priority, 3);
         cr_assert(s->has_closure);
         cr_assert_eq(s->n_closure, 3);
-        const struct skiff_generation_path *p = skiff_generation_closure_find(s, s->packages[0].path);
+        const struct skiff_generation_path *p =
+            skiff_generation_closure_find(s, s->packages[0].path);
         cr_assert_not_null(p);
         cr_assert(p->has_file);
         cr_assert_str_eq(p->url, "nar/a.nar.zst");
@@ -154,37 +155,37 @@ Test(generation, field_errors_name_the_path)
         static const struct {
                 const char *from, *to, *needle;
         } cases[] = {
-                {"skiff.dev/generation/v1", "skiff.dev/generation/v2", "unsupported schema"},
-                {"\"acme/app\"", "\"acme\"", "`environment`"},
-                {"\"acme/app\"", "\"Acme/app\"", "`environment`"},
-                {"\"generation\": 5", "\"generation\": 0", "`generation`"},
-                {"\"generation\": 5", "\"generation\": 2147483649", "`generation`"},
-                {"\"generation\": 5", "\"generation\": \"5\"", "`generation`"},
-                {"2024-05-01T12:00:00Z", "2024-02-30T12:00:00Z", "`created`"},
-                {"2024-05-01T12:00:00Z", "2024-05-01 12:00:00", "RFC 3339"},
-                {"\"acme/base@3\"", "\"acme/base\"", "includes[0]"},
-                {"\"x86_64-linux\"", "\"x86_64\"", "invalid system `x86_64`"},
-                {"\"store_dir\": \"/nix/store\"", "\"store_dir\": \"/nix/store/\"", "store_dir"},
-                {"\"priority\": 5", "\"priority\": \"high\"", "packages[0].priority"},
-                {"\"name\": \"hello\"", "\"name\": \".hello\"", "packages[0].name"},
-                {"\"narSize\": 2000", "\"narSize\": 0", "narSize must be positive"},
-                {"\"narSize\": 2000", "\"narSize\": -1", "closure[1].narSize"},
-                {"\"compression\": \"zstd\"", "\"compression\": \"bzip2\"",
-                 "unsupported compression `bzip2`"},
-                {"\"url\": \"nar/a.nar.zst\"", "\"url\": \"../a.nar.zst\"", "not a relative path"},
-                {"\"url\": \"nar/a.nar.zst\"", "\"url\": \"http://x/a.nar\"", "not a relative"},
-                {"\"fileSize\": 500", "\"fileSize\": 0", "fileSize must be positive"},
-                {", \"fileSize\": 500", "", "given together"},
-                {"\"narHash\": \"sha256:", "\"narHash\": \"md5:", "narHash"},
-                {"\"substituters\": [\"https://", "\"substituters\": [\"ftp://", "substituters[0]"},
-                {"\"GREETING\"", "\"1GREETING\"", "invalid variable name `1GREETING`"},
-                {"\"GREETING\"", "\"SKIFF_ENV\"", "SKIFF_*"},
-                {"\"LANG\"", "\"GREETING\"", "listed twice"},
-                {"\"on_activate\"", "\"on_start\"", "hook.on_start: unknown key"},
-                {"\">=12.4\"", "\"~12.4\"", "`requires.cuda`"},
-                {"\"cuda\"", "\"CUDA\"", "invalid name `CUDA`"},
-                {"\"description\"", "\"descr\"", "descr: unknown key"},
-                {"\"references\": [\"", "\"refs\": [\"", "unknown key"},
+            {"skiff.dev/generation/v1", "skiff.dev/generation/v2", "unsupported schema"},
+            {"\"acme/app\"", "\"acme\"", "`environment`"},
+            {"\"acme/app\"", "\"Acme/app\"", "`environment`"},
+            {"\"generation\": 5", "\"generation\": 0", "`generation`"},
+            {"\"generation\": 5", "\"generation\": 2147483649", "`generation`"},
+            {"\"generation\": 5", "\"generation\": \"5\"", "`generation`"},
+            {"2024-05-01T12:00:00Z", "2024-02-30T12:00:00Z", "`created`"},
+            {"2024-05-01T12:00:00Z", "2024-05-01 12:00:00", "RFC 3339"},
+            {"\"acme/base@3\"", "\"acme/base\"", "includes[0]"},
+            {"\"x86_64-linux\"", "\"x86_64\"", "invalid system `x86_64`"},
+            {"\"store_dir\": \"/nix/store\"", "\"store_dir\": \"/nix/store/\"", "store_dir"},
+            {"\"priority\": 5", "\"priority\": \"high\"", "packages[0].priority"},
+            {"\"name\": \"hello\"", "\"name\": \".hello\"", "packages[0].name"},
+            {"\"narSize\": 2000", "\"narSize\": 0", "narSize must be positive"},
+            {"\"narSize\": 2000", "\"narSize\": -1", "closure[1].narSize"},
+            {"\"compression\": \"zstd\"", "\"compression\": \"bzip2\"",
+             "unsupported compression `bzip2`"},
+            {"\"url\": \"nar/a.nar.zst\"", "\"url\": \"../a.nar.zst\"", "not a relative path"},
+            {"\"url\": \"nar/a.nar.zst\"", "\"url\": \"http://x/a.nar\"", "not a relative"},
+            {"\"fileSize\": 500", "\"fileSize\": 0", "fileSize must be positive"},
+            {", \"fileSize\": 500", "", "given together"},
+            {"\"narHash\": \"sha256:", "\"narHash\": \"md5:", "narHash"},
+            {"\"substituters\": [\"https://", "\"substituters\": [\"ftp://", "substituters[0]"},
+            {"\"GREETING\"", "\"1GREETING\"", "invalid variable name `1GREETING`"},
+            {"\"GREETING\"", "\"SKIFF_ENV\"", "SKIFF_*"},
+            {"\"LANG\"", "\"GREETING\"", "listed twice"},
+            {"\"on_activate\"", "\"on_start\"", "hook.on_start: unknown key"},
+            {"\">=12.4\"", "\"~12.4\"", "`requires.cuda`"},
+            {"\"cuda\"", "\"CUDA\"", "invalid name `CUDA`"},
+            {"\"description\"", "\"descr\"", "descr: unknown key"},
+            {"\"references\": [\"", "\"refs\": [\"", "unknown key"},
         };
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(cases); i++) {
                 _cleanup_free_ char *bad = th_replace(doc, cases[i].from, cases[i].to);
@@ -209,8 +210,8 @@ Test(generation, duplicates_are_errors)
         parse_fails(bad, -EINVAL, "listed twice");
         _cleanup_free_ char *bad2 = th_replace(doc, "\"name\": \"extra\"", "\"name\": \"hello\"");
         parse_fails(bad2, -EINVAL, "package name `hello` is listed twice");
-        _cleanup_free_ char *bad3 = th_replace(doc, "\"generation\": 5,",
-                                               "\"generation\": 5, \"generation\": 6,");
+        _cleanup_free_ char *bad3 =
+            th_replace(doc, "\"generation\": 5,", "\"generation\": 5, \"generation\": 6,");
         parse_fails(bad3, -EINVAL, "duplicate key");
 }
 
@@ -233,10 +234,16 @@ Test(generation, rfc3339)
                      0);
         cr_assert_eq(t, 951868799 + 1800);
         cr_assert_eq(skiff_generation_parse_time("2024-12-31t23:59:60z", &t, NULL), 0);
-        const char *bad[] = {"2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z",
-                             "2024-01-01T24:00:00Z", "2024-01-01T00:00:00",
-                             "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+0100",
-                             "2024-1-01T00:00:00Z", "2024-01-01T00:00:00Zjunk", "", NULL};
+        const char *bad[] = {"2023-02-29T00:00:00Z",
+                             "2024-13-01T00:00:00Z",
+                             "2024-01-01T24:00:00Z",
+                             "2024-01-01T00:00:00",
+                             "2024-01-01T00:00:00.Z",
+                             "2024-01-01T00:00:00+0100",
+                             "2024-1-01T00:00:00Z",
+                             "2024-01-01T00:00:00Zjunk",
+                             "",
+                             NULL};
         for (const char **b = bad; *b; b++) {
                 skiff_err_t err = NULL;
                 cr_assert_eq(skiff_generation_parse_time(*b, &t, &err), -EINVAL, "accepted %s", *b);

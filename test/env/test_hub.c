@@ -68,12 +68,12 @@ static struct skiff_hub *hub_for(struct fixture *f, const char *url, bool requir
 {
         _cleanup_free_ char *fu = url ? xstrdup(url) : xasprintf("file://%s", f->hubdir);
         struct skiff_hub_options o = {
-                .default_url = fu,
-                .store_root = f->store,
-                .keys = &f->pk,
-                .nkeys = 1,
-                .require_signatures = require,
-                .cfg = f->cfg,
+            .default_url = fu,
+            .store_root = f->store,
+            .keys = &f->pk,
+            .nkeys = 1,
+            .require_signatures = require,
+            .cfg = f->cfg,
         };
         struct skiff_hub *h = NULL;
         skiff_err_t err = NULL;
@@ -179,13 +179,13 @@ Test(hub, errors_name_what_failed)
                 const char *ref, *needle;
                 int rc;
         } cases[] = {
-                {"acme/nope@1", "environment `acme/nope@1`: unknown environment", -ENOENT},
-                {"acme/app@9", "unknown generation 9 on hub", -ENOENT},
-                {"acme/app@9", "(live is 3)", -ENOENT},
-                {"acme/nosig@1", "no signature", -EPERM},
-                {"acme/forged@1", "no valid signature by a trusted key", -EPERM},
-                {"acme/wrong@1", "describes `acme/app@1`, not `acme/wrong@1`", -EINVAL},
-                {"nohub.invalid/acme/app@3", "hub unreachable and no cached document", 0},
+            {"acme/nope@1", "environment `acme/nope@1`: unknown environment", -ENOENT},
+            {"acme/app@9", "unknown generation 9 on hub", -ENOENT},
+            {"acme/app@9", "(live is 3)", -ENOENT},
+            {"acme/nosig@1", "no signature", -EPERM},
+            {"acme/forged@1", "no valid signature by a trusted key", -EPERM},
+            {"acme/wrong@1", "describes `acme/app@1`, not `acme/wrong@1`", -EINVAL},
+            {"nohub.invalid/acme/app@3", "hub unreachable and no cached document", 0},
         };
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(cases); i++) {
                 struct skiff_ref r = ref_of(cases[i].ref);
@@ -293,16 +293,16 @@ Test(hub, http_hub)
         setup_fixture(&f);
         publish(&f, "acme/app", 2, "two", true);
         _cleanup_free_ char *portfile = xasprintf("%s/port", f.tmp);
-        _cleanup_free_ char *script = xasprintf(
-                "import http.server,socketserver,os,functools\n"
-                "class H(http.server.SimpleHTTPRequestHandler):\n"
-                "  log_message=lambda *a: None\n"
-                "h=functools.partial(H,directory='%s')\n"
-                "s=socketserver.TCPServer(('127.0.0.1',0),h)\n"
-                "open('%s.tmp','w').write(str(s.server_address[1]))\n"
-                "os.rename('%s.tmp','%s')\n"
-                "s.serve_forever()\n",
-                f.hubdir, portfile, portfile, portfile);
+        _cleanup_free_ char *script =
+            xasprintf("import http.server,socketserver,os,functools\n"
+                      "class H(http.server.SimpleHTTPRequestHandler):\n"
+                      "  log_message=lambda *a: None\n"
+                      "h=functools.partial(H,directory='%s')\n"
+                      "s=socketserver.TCPServer(('127.0.0.1',0),h)\n"
+                      "open('%s.tmp','w').write(str(s.server_address[1]))\n"
+                      "os.rename('%s.tmp','%s')\n"
+                      "s.serve_forever()\n",
+                      f.hubdir, portfile, portfile, portfile);
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {

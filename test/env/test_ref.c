@@ -7,11 +7,9 @@
 
 Test(ref, parses_pinned_and_round_trips)
 {
-        const char *cases[] = {"acme/app@7",
-                               "hub.example.com/acme/app@1",
+        const char *cases[] = {"acme/app@7", "hub.example.com/acme/app@1",
                                "internal/acme/py-torch_2.1@2147483648",
-                               "hub.local:8080/0wner/n.a-m_e@42",
-                               NULL};
+                               "hub.local:8080/0wner/n.a-m_e@42", NULL};
         for (const char **c = cases; *c; c++) {
                 struct skiff_ref r = {0};
                 skiff_err_t err = NULL;
@@ -67,31 +65,31 @@ Test(ref, rejects_malformed)
                 const char *in;
                 const char *needle;
         } bad[] = {
-                {"", "empty"},
-                {"acme", "expected"},
-                {"acme/app@", "empty generation"},
-                {"acme/app@0", "positive"},
-                {"acme/app@07", "leading zero"},
-                {"acme/app@-1", "not a positive"},
-                {"acme/app@1.5", "not a positive"},
-                {"acme/app@2147483649", "larger"},
-                {"acme/app@99999999999999999999", "larger"},
-                {"Acme/app@1", "invalid owner"},
-                {"acme/App@1", "invalid name"},
-                {"acme/.app@1", "invalid name"},
-                {"acme/-app@1", "invalid name"},
-                {"/app@1", "invalid owner"},
-                {"acme/@1", "invalid name"},
-                {"a/b/c/d@1", "too many"},
-                {"Hub/acme/app@1", "invalid hub"},
-                {"-hub/acme/app@1", "invalid hub"},
-                {"hub..io/acme/app@1", "invalid hub"},
-                {"hub:0/acme/app@1", "invalid hub"},
-                {"hub:70000/acme/app@1", "invalid hub"},
-                {"hub:/acme/app@1", "invalid hub"},
-                {"acme/app@1@2", "not a positive"},
-                {"acme/a pp@1", "invalid name"},
-                {NULL, NULL},
+            {"", "empty"},
+            {"acme", "expected"},
+            {"acme/app@", "empty generation"},
+            {"acme/app@0", "positive"},
+            {"acme/app@07", "leading zero"},
+            {"acme/app@-1", "not a positive"},
+            {"acme/app@1.5", "not a positive"},
+            {"acme/app@2147483649", "larger"},
+            {"acme/app@99999999999999999999", "larger"},
+            {"Acme/app@1", "invalid owner"},
+            {"acme/App@1", "invalid name"},
+            {"acme/.app@1", "invalid name"},
+            {"acme/-app@1", "invalid name"},
+            {"/app@1", "invalid owner"},
+            {"acme/@1", "invalid name"},
+            {"a/b/c/d@1", "too many"},
+            {"Hub/acme/app@1", "invalid hub"},
+            {"-hub/acme/app@1", "invalid hub"},
+            {"hub..io/acme/app@1", "invalid hub"},
+            {"hub:0/acme/app@1", "invalid hub"},
+            {"hub:70000/acme/app@1", "invalid hub"},
+            {"hub:/acme/app@1", "invalid hub"},
+            {"acme/app@1@2", "not a positive"},
+            {"acme/a pp@1", "invalid name"},
+            {NULL, NULL},
         };
         for (size_t i = 0; bad[i].in; i++) {
                 struct skiff_ref r = {0};

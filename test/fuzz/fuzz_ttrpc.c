@@ -77,7 +77,8 @@ static void fuzz_response(const uint8_t *d, size_t n)
                 CHECK(go_rejects_too(err));
         if (pc && r == 0) {
                 CHECK(v.payload_len == pc->payload.len);
-                CHECK(v.code == (pc->status ? pc->status->code : 0));
+                /* Status codes are not compared: for a status field that occurs several
+                 * times, Go merges the occurrences (as we do) while protobuf-c keeps the last. */
         }
         if (pc)
                 ttrpc__response__free_unpacked(pc, NULL);
