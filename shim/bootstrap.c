@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -316,6 +317,14 @@ int skiff_bootstrap_listen(const char *path, int *ret_fd, skiff_err_t *err)
         int r = skiff_fs_mkdir_p(dir, 0711, err);
         if (r < 0)
                 return r;
+        /* Serialize concurrent starts (of any group) between the liveness check and bind, so
+         * two of them cannot both see a dead socket and both serve it. Released on return. */
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return skiff_error_set_errno(err, errno, "open `%s`", dir);
+        while (flock(dfd, LOCK_EX) < 0)
+                if (errno != EINTR)
+                        return skiff_error_set_errno(err, errno, "lock `%s`", dir);
 
         for (int attempt = 0; attempt < 3; attempt++) {
                 r = socket_answers(&sa);

@@ -72,8 +72,19 @@ hugetlb_mount() {
   fi
 }
 hugetlb_umount() {
+  local d
   if mountpoint -q "$HUGETLB_DIR"; then
-    umount "$HUGETLB_DIR" 2>/dev/null || umount -l "$HUGETLB_DIR" 2>/dev/null || true
+    # A v1 hierarchy that still has child cgroups survives its umount and
+    # keeps hugetlb away from cgroup2: remove the (empty) children first,
+    # and stay mounted if some are in use.
+    while IFS= read -r d; do
+      rmdir "$d" 2>/dev/null || true
+    done < <(find "$HUGETLB_DIR" -mindepth 1 -depth -type d)
+    if [[ -n $(find "$HUGETLB_DIR" -mindepth 1 -type d -print -quit) ]]; then
+      diag "warning: $HUGETLB_DIR has cgroups in use; leaving it mounted"
+      return 0
+    fi
+    umount "$HUGETLB_DIR" 2>/dev/null || true
     diag "unmounted $HUGETLB_DIR"
   fi
   if [[ $1 == 1 ]]; then

@@ -14,8 +14,9 @@ CTR_BIN=${CTR_BIN:-/usr/bin/ctr}
 PAUSE_IMAGE=${PAUSE_IMAGE:-registry.k8s.io/pause:skiff-e2e}
 BUSYBOX_IMAGE=${BUSYBOX_IMAGE:-docker.io/library/busybox:e2e}
 EMPTY_IMAGE=${EMPTY_IMAGE:-skiff.dev/empty:1}
-CNI_SUBNET=${CNI_SUBNET:-10.231.0.0/16}
-CNI_BRIDGE=${CNI_BRIDGE:-skiffe2e0}
+# CNI_SUBNET / CNI_BRIDGE: default to a random 10.231.N.0/24 and bridge
+# ske2e-N per instance, so that concurrent runs on one machine do not share
+# a bridge or hand out the same addresses.
 
 _ctrd_paths() {
   CTRD_DIR=${CTRD_DIR:-$E2E_TMP/ctrd}
@@ -47,7 +48,9 @@ ctrd_bundle() {
 }
 
 ctrd_write_config() {
-  local cri='plugins."io.containerd.grpc.v1.cri"'
+  local cri='plugins."io.containerd.grpc.v1.cri"' n=$((RANDOM % 254 + 1))
+  CNI_SUBNET=${CNI_SUBNET:-10.231.$n.0/24}
+  CNI_BRIDGE=${CNI_BRIDGE:-ske2e-$n}
   mkdir -p "$CTRD_DIR/net.d" "$CTRD_DIR/cni-ipam" "$CTRD_ROOT" "$CTRD_STATE"
   cat >"$CTRD_DIR/net.d/10-skiff-e2e.conflist" <<EOF
 {
@@ -244,7 +247,7 @@ _ctrd_task_stopped() {
 # unmount everything below $CTRD_DIR and delete the CNI bridge.
 ctrd_teardown() {
   _ctrd_paths
-  local p ns id
+  local p ns id bridge
   [[ -d $CTRD_DIR ]] || return 0
   # A dead containerd cannot clean up its shims: start it again if needed.
   if ! ctrd_alive && [[ -f $CTRD_CONFIG ]] && [[ -n $(ctrd_shim_pids) ]]; then
@@ -268,8 +271,11 @@ ctrd_teardown() {
     done
   done
   umount_under "$CTRD_DIR"
-  if ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then
-    ip link del "$CNI_BRIDGE" 2>/dev/null || true
+  # Our bridge, unless something is still attached to it.
+  bridge=$(sed -n 's/.*"bridge": "\([^"]*\)".*/\1/p' "$CTRD_DIR/net.d/10-skiff-e2e.conflist" 2>/dev/null)
+  if [[ -n $bridge ]] && ip link show "$bridge" >/dev/null 2>&1 &&
+    [[ -z $(ip -o link show master "$bridge" 2>/dev/null) ]]; then
+    ip link del "$bridge" 2>/dev/null || true
   fi
 }
 

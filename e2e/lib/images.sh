@@ -134,11 +134,13 @@ image_build() {
       _oci_layout "$work/layout" "$work/rootfs" "$name" "$cfg"
       _det_tar "$work/layout" >"$work/image.tar"
     )
-    mv "$work/image.tar" "$out"
     # Keep the rootfs next to the tarball: tests use it with --rootfs/--config.
     rm -rf "$E2E_IMAGES_DIR/$kind-$key.rootfs"
     mv "$work/rootfs" "$E2E_IMAGES_DIR/$kind-$key.rootfs"
+    mv "$work/image.tar" "$out"
     rm -rf "$work"
+    # Drop the builds of older inputs.
+    find "$E2E_IMAGES_DIR" -maxdepth 1 -name "$kind-*" ! -name "$kind-$key.*" -exec rm -rf {} +
   fi
   echo "$out"
 }

@@ -23,6 +23,8 @@ int skiff_cli_cache(int argc, char **argv); /* cli_cache.c */
 int skiff_cli_realize(int argc, char **argv); /* cli_realize.c */
 int skiff_cli_store(int argc, char **argv);   /* cli_store.c */
 int skiff_cli_gc(int argc, char **argv);      /* cli_store.c */
+int skiff_cli_node(int argc, char **argv);    /* cli_node.c */
+int skiff_cli_agent(int argc, char **argv);   /* cli_agent.c */
 
 /* Prints "skiff <verb>: <msg>" to stderr; returns SKIFF_EXIT_FAILURE. */
 int skiff_cli_fail(const char *verb, const char *msg);

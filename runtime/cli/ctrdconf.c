@@ -301,12 +301,16 @@ static int lex_value(struct lexer *l, unsigned depth, skiff_err_t *err)
                 return lex_array(l, depth, NULL, NULL, err);
         if (c == '{')
                 return lex_inline_table(l, depth, err);
-        /* A number, boolean or date-time (which may contain one space). */
+        /* A number, boolean or date-time; "1979-05-27 07:32:00" has one space. */
         size_t st = l->pos;
-        while (l->pos < l->len && !strchr(",]}#\r\n", l->s[l->pos]))
+        while (l->pos < l->len && !strchr(" \t,]}#\r\n", l->s[l->pos]))
                 l->pos++;
-        while (l->pos > st && (l->s[l->pos - 1] == ' ' || l->s[l->pos - 1] == '\t'))
-                l->pos--;
+        if (l->pos - st == 10 && l->s[st + 4] == '-' && l->s[st + 7] == '-' &&
+            peek(l, 0) == ' ' && peek(l, 1) >= '0' && peek(l, 1) <= '9') {
+                l->pos++;
+                while (l->pos < l->len && !strchr(" \t,]}#\r\n", l->s[l->pos]))
+                        l->pos++;
+        }
         if (l->pos == st)
                 return lex_error(l, err, "expected a value");
         for (size_t i = st; i < l->pos; i++) {

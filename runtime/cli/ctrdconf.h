@@ -93,7 +93,7 @@ int skiff_ctrdconf_extract(const struct skiff_ctrdconf *c, const char *const *pr
  *              runtime_type = <shim_path> (containerd 1.6.20 ignores runtime_path);
  *   version 3: [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.<handler>] with
  *              runtime_type 'io.containerd.skiff.v2' and runtime_path = <shim_path>;
- * both with pod_annotations and container_annotations ["skiff.dev/*"]. handler must be a bare
+ * both with pod_annotations and container_annotations ["skiff.dev/" "*"]. handler must be a bare
  * key and shim_path an absolute path without quotes or control characters (-EINVAL). Heap
  * text ending in a newline. */
 int skiff_ctrdconf_runtime_table(int version, const char *handler, const char *shim_path,

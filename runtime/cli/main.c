@@ -11,6 +11,8 @@ static const struct skiff_cli_verb verbs[] = {
         {"realize", skiff_cli_realize, "substitute store paths and their closure into the node store"},
         {"store", skiff_cli_store, "list, verify and repair the node store; manage GC roots"},
         {"gc", skiff_cli_gc, "delete unreachable store paths"},
+        {"node", skiff_cli_node, "install or uninstall skiff on a Kubernetes node"},
+        {"agent", skiff_cli_agent, "node agent: metrics, scheduled GC, prefetch"},
 };
 
 static void usage(FILE *f)
