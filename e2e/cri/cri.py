@@ -63,7 +63,8 @@ class Cri:
 
     # --- sandboxes -------------------------------------------------------------------------
     def sandbox_config(self, name, host_network=False, annotations=None, share_pid=False,
-                       host_pid=False, host_ipc=False, sysctls=None, cgroup_parent=""):
+                       host_pid=False, host_ipc=False, sysctls=None, cgroup_parent="",
+                       privileged=False):
         uid = uuid.uuid4().hex[:12]
         ns = pb.NamespaceOption(
             network=pb.NODE if host_network else pb.POD,
@@ -80,7 +81,8 @@ class Cri:
             linux=pb.LinuxPodSandboxConfig(
                 cgroup_parent=cgroup_parent,
                 sysctls=sysctls or {},
-                security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+                security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns,
+                                                                privileged=privileged)))
 
     def run_pod(self, name, handler=None, **kw):
         cfg = self.sandbox_config(name, **kw)

@@ -148,14 +148,16 @@ Test(cdi, resolve_merges_spec_edits_once_then_devices)
         /* env: nvidia spec (2) + plugin spec (1) */
         cr_assert_eq(skiff_strv_len(e.env), 3);
         cr_assert_str_eq(e.env[0], "NVIDIA_VISIBLE_DEVICES=void");
-        /* nodes: spec ctl+uvm, plugin spec none, then devices 0, all(2), plugin dev (1) */
-        cr_assert_eq(e.n_nodes, 6);
+        /* nodes: spec ctl+uvm, plugin spec none, then devices 0 (2), all (2), plugin dev (1) */
+        cr_assert_eq(e.n_nodes, 7);
         cr_assert_str_eq(e.nodes[0].path, "/dev/nvidiactl");
         cr_assert_str_eq(e.nodes[0].permissions, "rw");
         cr_assert_str_eq(e.nodes[1].permissions, "");
         cr_assert(e.nodes[1].has_major && e.nodes[1].major == 238);
-        cr_assert_not(e.nodes[0].has_major);
         cr_assert_str_eq(e.nodes[2].path, "/dev/nvidia0");
+        cr_assert_str_eq(e.nodes[3].path, "/dev/fake-null");
+        cr_assert_not(e.nodes[3].has_major);
+        cr_assert_str_eq(e.nodes[3].host_path, "/dev/null");
         cr_assert_eq(e.n_mounts, 1);
         cr_assert_eq(skiff_strv_len(e.mounts[0].options), 5);
         cr_assert_eq(e.n_hooks, 1);
