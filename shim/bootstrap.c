@@ -411,6 +411,14 @@ daemon_exec(int listen_fd, int errfd, char *const argv[], const char *ttrpc_addr
         }
         if (ttrpc_address && !getenv("TTRPC_ADDRESS"))
                 setenv("TTRPC_ADDRESS", ttrpc_address, 1);
+        /* Exec the binary by its real path so the daemon's comm is "containerd-shim" (ps,
+         * kubelet tooling); /proc/self/exe would name it "exe". */
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                execv(self, argv);
+        }
         execv("/proc/self/exe", argv);
 fail:
         e = errno;

@@ -18,6 +18,8 @@ void skiff_sha256_update(struct skiff_sha256 *h, const void *data, size_t len);
 void skiff_sha256_final(struct skiff_sha256 *h, uint8_t out[SKIFF_SHA256_LEN]);
 /* Releases a context that was initialised but not finalised. NULL ctx is fine. */
 void skiff_sha256_abort(struct skiff_sha256 *h);
+/* One-shot hash of a short input; portable code in its own object (no libcrypto), so callers
+ * that need only this (the shim) do not link libcrypto. */
 void skiff_sha256_oneshot(const void *data, size_t len, uint8_t out[SKIFF_SHA256_LEN]);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void skiff_hex_encode(const uint8_t *in, size_t n, char *out);

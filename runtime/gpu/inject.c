@@ -87,6 +87,9 @@ int skiff_gpu_inject_spec(const struct skiff_gpu_plan *p, struct skiff_spec *spe
                 if (!eq)
                         continue;
                 _cleanup_free_ char *k = xstrndup(*kv, (size_t)(eq - *kv));
+                /* A value the pod chose for the conda override wins (gpu.md §8.3). */
+                if (strcmp(k, "CONDA_OVERRIDE_CUDA") == 0 && skiff_strv_env_get(proc->env, k))
+                        continue;
                 skiff_strv_env_set(&proc->env, k, eq + 1);
         }
         if (p->ld_library_path)

@@ -29,3 +29,19 @@ Test(hash, streaming_equals_oneshot)
         cr_assert_eq(back[0], 0xab);
         cr_assert_eq(skiff_hex_decode("zz00", back, 2), -EINVAL);
 }
+
+Test(hash, oneshot_matches_libcrypto_on_all_lengths)
+{
+        uint8_t buf[300];
+        for (size_t i = 0; i < sizeof(buf); i++)
+                buf[i] = (uint8_t)(i * 131 + 7);
+        for (size_t len = 0; len <= sizeof(buf); len++) {
+                uint8_t a[SKIFF_SHA256_LEN], b[SKIFF_SHA256_LEN];
+                skiff_sha256_oneshot(buf, len, a);
+                struct skiff_sha256 h;
+                skiff_sha256_init(&h);
+                skiff_sha256_update(&h, buf, len);
+                skiff_sha256_final(&h, b);
+                cr_assert_arr_eq(a, b, sizeof(a), "length %zu", len);
+        }
+}

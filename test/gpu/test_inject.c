@@ -91,9 +91,10 @@ Test(inject, spec_gets_nodes_rules_env_and_gids)
         cr_assert_str_eq(skiff_strv_env_get(env, "LD_LIBRARY_PATH"),
                          SKIFF_GPU_LIB_DIR ":/opt/lib");
         cr_assert_str_eq(skiff_strv_env_get(env, "PATH"), "/bin:" SKIFF_GPU_BIN_DIR);
-        /* the plan leaves CONDA_OVERRIDE_CUDA alone when... it was built without the user's
-         * env here, so it set it; inject applies the plan's value */
-        cr_assert_str_eq(skiff_strv_env_get(env, "CONDA_OVERRIDE_CUDA"), "13.0");
+        /* The plan (built from another env) carries CONDA_OVERRIDE_CUDA=13.0, but the pod's own
+         * value wins. */
+        cr_assert_str_eq(skiff_strv_env_get(p->env_set, "CONDA_OVERRIDE_CUDA"), "13.0");
+        cr_assert_str_eq(skiff_strv_env_get(env, "CONDA_OVERRIDE_CUDA"), "12.0");
         cr_assert_eq(s->process.user.n_additional_gids, 2);
         cr_assert_eq(s->process.user.additional_gids[1], 27);
 }
