@@ -25,6 +25,7 @@ int skiff_cli_store(int argc, char **argv);   /* cli_store.c */
 int skiff_cli_gc(int argc, char **argv);      /* cli_store.c */
 int skiff_cli_node(int argc, char **argv);    /* cli_node.c */
 int skiff_cli_agent(int argc, char **argv);   /* cli_agent.c */
+int skiff_cli_gpu(int argc, char **argv);     /* cli_gpu.c */
 
 /* Prints "skiff <verb>: <msg>" to stderr; returns SKIFF_EXIT_FAILURE. */
 int skiff_cli_fail(const char *verb, const char *msg);

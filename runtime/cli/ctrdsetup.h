@@ -5,7 +5,7 @@
  * containerd (flavor CONTAINERD): a drop-in file plus an entry in the main config's `imports`.
  *   - version 3 (containerd 2.x): the drop-in holds only the runtime table; 2.x merges imports
  *     deeply. No `imports` entry is added when an existing import glob already covers the
- *     drop-in (2.1's default `/etc/containerd/conf.d/*.toml`).
+ *     drop-in (2.1's default `/etc/containerd/conf.d/<glob>.toml`).
  *   - version 2 (containerd 1.6/1.7): those merge imports per plugin, so the drop-in carries the
  *     CRI plugin section it supersedes — copied verbatim from the last file that defines it in
  *     containerd's load order before the drop-in (the main config or an earlier import such as

@@ -13,6 +13,7 @@ static const struct skiff_cli_verb verbs[] = {
         {"gc", skiff_cli_gc, "delete unreachable store paths"},
         {"node", skiff_cli_node, "install or uninstall skiff on a Kubernetes node"},
         {"agent", skiff_cli_agent, "node agent: metrics, scheduled GC, prefetch"},
+        {"gpu", skiff_cli_gpu, "inspect NVIDIA driver discovery and GPU plans"},
 };
 
 static void usage(FILE *f)

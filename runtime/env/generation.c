@@ -120,11 +120,12 @@ static int dec_closure_entry(skiff_jv *v, const char *path, struct skiff_generat
         }
         unsigned present = !!rp.url + !!rp.compression + rp.has_file_hash + rp.file_size.set;
         if (present != 0 && present != 4) {
+                r = skiff_error_set(err, EINVAL,
+                                    "`%s` (`%s`): url, compression, fileHash and fileSize must be "
+                                    "given together or not at all",
+                                    path, p.path);
                 path_done(&p);
-                return skiff_error_set(err, EINVAL,
-                                       "`%s` (`%s`): url, compression, fileHash and fileSize must "
-                                       "be given together or not at all",
-                                       path, rp.path);
+                return r;
         }
         p.has_file = present == 4;
         *out = p;

@@ -525,13 +525,21 @@ static void find_bins(struct skiff_driver *d, int rootfd)
                 }
 }
 
+/* The absolute path of dir/rel when it exists (a directory when want_dir), else NULL. */
 static char *existing(const char *dir, const char *rel, bool want_dir)
 {
         _cleanup_free_ char *p = rel ? skiff_path_join(dir, rel) : xstrdup(dir);
         struct stat st;
         if (stat(p, &st) < 0 || (want_dir && !S_ISDIR(st.st_mode)))
                 return NULL;
-        return TAKE_PTR(p);
+        return realpath(p, NULL);
+}
+
+/* Absolute form of a configured directory (mount sources must not depend on the cwd). */
+static char *absolute(const char *path)
+{
+        char *r = realpath(path, NULL);
+        return r ? r : xstrdup(path);
 }
 
 /* cuDriverGetVersion in a forked child: dlopen() runs the library's constructors, which must
@@ -599,9 +607,9 @@ int skiff_discover_driver(const struct skiff_discover_config *cfg, struct skiff_
         if (!cfg)
                 cfg = &defaults;
         _cleanup_(skiff_driver_freep) struct skiff_driver *d = xcalloc(1, sizeof(*d));
-        d->root = xstrdup(cfg->driver_root ? cfg->driver_root : "/");
-        d->proc_root = xstrdup(cfg->proc_root ? cfg->proc_root : "/proc");
-        d->dev_root = xstrdup(cfg->dev_root ? cfg->dev_root : "/dev");
+        d->root = absolute(cfg->driver_root ? cfg->driver_root : "/");
+        d->proc_root = absolute(cfg->proc_root ? cfg->proc_root : "/proc");
+        d->dev_root = absolute(cfg->dev_root ? cfg->dev_root : "/dev");
 
         _cleanup_free_ char *vpath = skiff_path_join(d->proc_root, "driver/nvidia/version");
         _cleanup_free_ char *vtext = NULL;

@@ -211,6 +211,9 @@ static int read_cuda_note(const struct src *s, const Elf64_Shdr *sh, struct skif
         return 0;
 }
 
+static int inspect_sections(const struct src *s, const struct elf64 *e,
+                            struct skiff_elf_info *info, skiff_err_t *err);
+
 static int inspect(const struct src *s, struct skiff_elf_info *ret, skiff_err_t *err)
 {
         unsigned char ident[EI_NIDENT];
@@ -252,38 +255,41 @@ static int inspect(const struct src *s, struct skiff_elf_info *ret, skiff_err_t 
                 return r;
         info.machine = e.eh.e_machine;
         r = load_sections(s, &e, err);
-        _cleanup_free_ Elf64_Shdr *sh_owner = e.sh;
-        if (r < 0)
+        if (r >= 0 && e.nsh > 0)
+                r = inspect_sections(s, &e, &info, err);
+        free(e.sh);
+        if (r < 0) {
+                skiff_elf_info_done(&info);
                 return r;
-        if (e.nsh == 0) {
-                *ret = info;
-                return 0;
         }
-        r = read_soname(s, &e, &info, err);
+        *ret = info;
+        return 0;
+}
+
+static int inspect_sections(const struct src *s, const struct elf64 *e,
+                            struct skiff_elf_info *info, skiff_err_t *err)
+{
+        int r = read_soname(s, e, info, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *soname_owner = info.soname;
 
         _cleanup_free_ char *names = NULL;
         size_t names_len = 0;
-        if (e.eh.e_shstrndx != SHN_UNDEF) {
-                r = load_strtab(s, &e, e.eh.e_shstrndx, "section name table", &names, &names_len,
-                                err);
+        if (e->eh.e_shstrndx == SHN_UNDEF)
+                return 0;
+        r = load_strtab(s, e, e->eh.e_shstrndx, "section name table", &names, &names_len, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < e->nsh && !info->cuda_note; i++) {
+                if (e->sh[i].sh_type != SHT_NOTE)
+                        continue;
+                const char *n = strtab_at(names, names_len, e->sh[i].sh_name);
+                if (!n || strcmp(n, SKIFF_ELF_CUDA_NOTE_SECTION) != 0)
+                        continue;
+                r = read_cuda_note(s, &e->sh[i], info, err);
                 if (r < 0)
                         return r;
-                for (size_t i = 0; i < e.nsh && !info.cuda_note; i++) {
-                        if (e.sh[i].sh_type != SHT_NOTE)
-                                continue;
-                        const char *n = strtab_at(names, names_len, e.sh[i].sh_name);
-                        if (!n || strcmp(n, SKIFF_ELF_CUDA_NOTE_SECTION) != 0)
-                                continue;
-                        r = read_cuda_note(s, &e.sh[i], &info, err);
-                        if (r < 0)
-                                return r;
-                }
         }
-        soname_owner = NULL;
-        *ret = info;
         return 0;
 }
 
