@@ -284,12 +284,17 @@ ctrd_teardown() {
 
 # task_status ID: RUNNING, STOPPED, PAUSED, CREATED... or empty.
 task_status() {
-  c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'
+  { c task ls 2>/dev/null || true; } | awk -v id="$1" '$1 == id { print $3 }'
 }
 
 # task_pid ID: host pid of the task's init process.
 task_pid() {
-  c task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'
+  { c task ls 2>/dev/null || true; } | awk -v id="$1" '$1 == id { print $2 }'
+}
+
+# task_pids ID: pids listed by `ctr task ps`, one a line.
+task_pids() {
+  { c task ps "$1" 2>/dev/null || true; } | awk 'NR > 1 { print $1 }'
 }
 
 _task_status_is() {
@@ -303,13 +308,16 @@ wait_task_status() {
 
 # ppid_of PID
 ppid_of() {
-  awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null
+  [[ -n $1 ]] || return 0
+  awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null || true
 }
 
 # cgroup_dir PID CTRL: the cgroup v1 directory of PID for controller CTRL.
 cgroup_dir() {
   local rel
-  rel=$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' "/proc/$1/cgroup")
+  [[ -n $1 ]] || return 0
+  rel=$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' \
+    "/proc/$1/cgroup" 2>/dev/null) || return 0
   echo "/sys/fs/cgroup/$2$rel"
 }
 

@@ -73,19 +73,23 @@ assert_contains "/tasks/exit carries exit_status 137" "$(events_json "$ev" "$id"
 exit_at=$(events_json "$ev" "$id" /tasks/exit | sed -n 's/.*"exited_at":"\([^"]*\)".*/\1/p')
 del_at=$(events_json "$ev" "$id" /tasks/delete | sed -n 's/.*"exited_at":"\([^"]*\)".*/\1/p')
 assert_ne "/tasks/exit has exited_at" "" "$exit_at"
-assert_eq "/tasks/delete has the same exited_at as /tasks/exit" "$exit_at" "$del_at"
+if [[ -n $exit_at && $exit_at == "$del_at" ]]; then
+  ok "/tasks/delete has the same exited_at as /tasks/exit"
+else
+  not_ok "/tasks/delete has the same exited_at as /tasks/exit" "exit: '$exit_at' delete: '$del_at'"
+fi
 create_pid=$(events_json "$ev" "$id" /tasks/create | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
 assert_match "/tasks/create carries a pid" "$create_pid" '^[1-9][0-9]*$'
 
 # Detached run, then an explicit task rm after exit.
 id=$(uniq_name basic)
 on_exit ctr_cleanup "$id"
-c run -d "${RT[@]}" "$BB" "$id" sh -c 'exit 5' </dev/null >/dev/null 2>&1 || true
+check "detached run of a task that exits" c run -d "${RT[@]}" "$BB" "$id" sh -c 'exit 5' </dev/null
 if wait_task_status "$id" STOPPED 10; then
   ok "detached task that exits becomes STOPPED"
 else
   not_ok "detached task that exits becomes STOPPED" "status: '$(task_status "$id")'"
 fi
-out=$(c task rm "$id" 2>&1) || true
-assert_eq "task rm of a stopped task" "" "$(task_status "$id")"
+check "task rm of a stopped task" c task rm "$id"
+assert_eq "no task after task rm" "" "$(task_status "$id")"
 check "container rm after task rm" c containers rm "$id"

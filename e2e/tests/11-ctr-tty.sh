@@ -44,7 +44,7 @@ assert_contains "run -t input: line read by the container" "$out" "got:hello-tty
 # exec -t into a running container.
 id=$(uniq_name tty)
 on_exit ctr_cleanup "$id"
-c run -d "${RT[@]}" "$BB" "$id" sleep 1000 </dev/null >/dev/null
+check "start a detached container for exec -t" c run -d "${RT[@]}" "$BB" "$id" sleep 1000 </dev/null
 rc=0
 out=$("${PTYRUN[@]}" --timeout 30 --size 30x90 expect:'30 90' resize:33x77 sleep:1 send:'\n' -- \
   "${CTR[@]}" task exec -t --exec-id ex1 "$id" \

@@ -7,7 +7,7 @@ RT=(--runtime "$RUNTIME")
 
 id=$(uniq_name exec)
 on_exit ctr_cleanup "$id"
-c run -d "${RT[@]}" "$BB" "$id" sh -c 'echo state > /tmp/marker; exec sleep 1000' </dev/null >/dev/null
+check "start a detached container" c run -d "${RT[@]}" "$BB" "$id" sh -c 'echo state > /tmp/marker; exec sleep 1000' </dev/null
 wait_task_status "$id" RUNNING 10 || true
 
 out=$(c task exec --exec-id e1 "$id" cat /tmp/marker </dev/null 2>&1) || true
@@ -41,14 +41,14 @@ check_fails "exec of a missing binary fails" c task exec --exec-id e7 "$id" /doe
 # Detached exec, duplicate exec id, ps, killing one exec.
 c task exec -d --exec-id bg "$id" sleep 1000 </dev/null >/dev/null 2>&1 || true
 check_fails "exec with a running exec's id is refused" c task exec --exec-id bg "$id" true
-npids=$(c task ps "$id" | awk 'NR > 1' | wc -l)
+npids=$(task_pids "$id" | wc -l)
 if ((npids >= 2)); then
   ok "task ps lists init and the detached exec ($npids pids)"
 else
   not_ok "task ps lists init and the detached exec" "$(c task ps "$id" 2>&1)"
 fi
 check "kill --exec-id of a detached exec" c task kill --exec-id bg -s SIGKILL "$id"
-gone() { [[ $(c task ps "$id" | awk 'NR > 1' | wc -l) -lt $npids ]]; }
+gone() { (($(task_pids "$id" | wc -l) < npids)); }
 if retry_until 10 gone; then
   ok "killed exec disappears from task ps"
 else

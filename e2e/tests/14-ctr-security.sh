@@ -86,7 +86,7 @@ assert_contains "own pid namespace: PID 1 is the container's process" "$OUT" "sh
 limit=$((32 * 1024 * 1024))
 id=$(uniq_name mem)
 on_exit ctr_cleanup "$id"
-c run -d "${RT[@]}" --memory-limit "$limit" "$BB" "$id" sleep 1000 </dev/null >/dev/null
+check "start a container with --memory-limit" c run -d "${RT[@]}" --memory-limit "$limit" "$BB" "$id" sleep 1000 </dev/null
 wait_task_status "$id" RUNNING 20 || true
 got=$(cat "$(cgroup_dir "$(task_pid "$id")" memory)/memory.limit_in_bytes" 2>&1) || true
 assert_eq "memory limit applied to the cgroup" "$limit" "$got"
@@ -125,7 +125,7 @@ rootfs=$E2E_TMP/rootfs-$id
 cp -a "$BUSYBOX_ROOTFS" "$rootfs"
 echo secret >"$rootfs/etc/secret"
 spec=$E2E_TMP/spec-$id.json
-c oci spec >"$spec.default"
+"$CTR_BIN" oci spec >"$spec.default"
 /usr/bin/python3 - "$spec.default" "$spec" "$rootfs" "$id" "${NS:-e2e}" <<'PY'
 import json, sys
 src, dst, rootfs, cid, ns = sys.argv[1:]
