@@ -7,7 +7,7 @@
 #   RUNTIME     runtime for the ctr tests (default: $SKIFF_SHIM); e.g.
 #               RUNTIME=io.containerd.runc.v2 to validate against runc.
 #   SKIFF_SHIM  absolute path of containerd-shim-skiff-v2
-#               (default: <repo>/build/shim/containerd-shim-skiff-v2).
+#               (default: <repo>/build/bin/containerd-shim-skiff-v2).
 #   E2E_BUILD   cache directory for images (default: <repo>/build-e2e).
 #   E2E_KEEP_TMP=1 keep the temporary directory (logs) after the run.
 #   CTRD_LOG_LEVEL  containerd log level (default: info).

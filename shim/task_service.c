@@ -15,6 +15,7 @@
 #include "oci/container.h"
 #include "oci/spec.h"
 #include "runc/options.pb-c.h"
+#include "shim/env.h"
 #include "shim/events.h"
 #include "shim/metrics.h"
 #include "shim/oom.h"
@@ -312,6 +313,39 @@ static void create_finish(int status, void *data)
         free(op);
 }
 
+static void create_open_stdio(struct create_op *op)
+{
+        struct skiff_task *t = op->t;
+        Containerd__Task__V2__CreateTaskRequest *req = op->req;
+        skiff_err_t err = NULL;
+        struct skiff_stdio_config scfg = {
+            .id = t->id,
+            .ns = svc.ctx ? svc.ctx->ns : NULL,
+            .in = req->stdin,
+            .out = req->stdout,
+            .err = req->stderr,
+            .terminal = req->terminal,
+        };
+        int r = skiff_stdio_open(svc.loop, svc.reaper, &scfg, &t->init->stdio, &err);
+        if (r < 0) {
+                create_fail(op, r, &err);
+                return;
+        }
+        r = skiff_stdio_wait_ready(t->init->stdio, create_finish, op);
+        if (r < 0) {
+                skiff_error_set(&err, -r, "wait for the logger: %s", strerror(-r));
+                create_fail(op, r, &err);
+        }
+}
+
+static void create_env_ready(int r, skiff_err_t *err, void *data)
+{
+        if (r < 0)
+                create_fail(data, r, err);
+        else
+                create_open_stdio(data);
+}
+
 static void h_create(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
 {
         Containerd__Task__V2__CreateTaskRequest *req = skiff_task_service_unpack(
@@ -353,24 +387,37 @@ static void h_create(struct skiff_ttrpc_call *call, const uint8_t *payload, size
             pidns_path)
                 t->own_pidns = false;
 
-        struct skiff_stdio_config scfg = {
-            .id = t->id,
-            .ns = svc.ctx ? svc.ctx->ns : NULL,
-            .in = req->stdin,
-            .out = req->stdout,
-            .err = req->stderr,
-            .terminal = req->terminal,
-        };
-        r = skiff_stdio_open(svc.loop, svc.reaper, &scfg, &t->init->stdio, &err);
-        if (r < 0) {
-                create_fail(op, r, &err);
-                return;
+        const char *ctype = skiff_spec_annotation(t->spec, "io.kubernetes.cri.container-type");
+        if (ctype && strcmp(ctype, "sandbox") == 0) {
+                skiff_shim_env_sandbox(req->bundle, t->spec);
+        } else {
+                /* An imageless container waits for its environment (env.h). */
+                size_t n = req->n_rootfs;
+                _cleanup_free_ struct skiff_rootfs_mount *mounts =
+                    xcalloc(n ? n : 1, sizeof(*mounts));
+                char ***opts = xcalloc(n ? n : 1, sizeof(*opts));
+                for (size_t i = 0; i < n; i++) {
+                        const Containerd__Types__Mount *m = req->rootfs[i];
+                        opts[i] = xcalloc(m->n_options + 1, sizeof(char *));
+                        memcpy(opts[i], m->options, m->n_options * sizeof(char *)); /* borrowed */
+                        mounts[i] = (struct skiff_rootfs_mount){.type = m->type,
+                                                                .source = m->source,
+                                                                .target = m->target,
+                                                                .options = opts[i]};
+                }
+                r = skiff_shim_env_prepare(t->id, req->bundle, t->spec, mounts, n, create_env_ready,
+                                           op, &err);
+                for (size_t i = 0; i < n; i++)
+                        free(opts[i]);
+                free(opts);
+                if (r < 0) {
+                        create_fail(op, r, &err);
+                        return;
+                }
+                if (r == 0)
+                        return;
         }
-        r = skiff_stdio_wait_ready(t->init->stdio, create_finish, op);
-        if (r < 0) {
-                skiff_error_set(&err, -r, "wait for the logger: %s", strerror(-r));
-                create_fail(op, r, &err);
-        }
+        create_open_stdio(op);
 }
 
 /* ---- Start ----------------------------------------------------------------------------- */
@@ -543,6 +590,7 @@ static void delete_task(struct skiff_task *t)
                          skiff_error_msg(err));
                 skiff_error_free(&err);
         }
+        skiff_shim_env_release(t->id);
         skiff_task_table_remove(t);
         skiff_task_free(t);
 }
@@ -663,7 +711,10 @@ static void h_exec(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t
                 if (r < 0)
                         skiff_error_wrap(&err, "exec `%s` spec", req->exec_id);
         }
+        if (r == 0)
+                r = skiff_shim_env_exec(t->id, spec, &err);
         if (r < 0) {
+                skiff_spec_process_free(spec);
                 skiff_task_service_reply_errno(call, r, &err);
                 return;
         }
@@ -709,6 +760,7 @@ int skiff_task_service_init(uv_loop_t *loop, struct skiff_shim_ctx *ctx)
                 return r;
         svc.loop = loop;
         svc.ctx = ctx;
+        skiff_shim_env_init(loop, svc.reaper, ctx);
         if (ctx && ctx->server) {
                 skiff_ttrpc_server_register(ctx->server, "containerd.task.v2.Task", task_methods,
                                             SKIFF_ARRAY_SIZE(task_methods), NULL);
@@ -734,6 +786,7 @@ void skiff_task_service_shutdown(void)
                 }
                 delete_task(t);
         }
+        skiff_shim_env_shutdown();
         skiff_reaper_close(svc.reaper);
         svc.reaper = NULL;
 }

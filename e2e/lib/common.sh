@@ -104,6 +104,15 @@ assert_eq() {
   fi
 }
 
+# assert_same DESC EXPECTED ACTUAL: equal and not empty.
+assert_same() {
+  if [[ -n $2 && $2 == "$3" ]]; then
+    ok "$1"
+  else
+    not_ok "$1" "expected: '$2' (non-empty)"$'\n'"actual:   '$3'"
+  fi
+}
+
 # assert_ne DESC UNEXPECTED ACTUAL
 assert_ne() {
   if [[ $2 != "$3" ]]; then

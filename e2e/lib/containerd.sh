@@ -8,9 +8,10 @@
 #
 # Requires common.sh.
 
-SKIFF_SHIM=${SKIFF_SHIM:-$E2E_REPO/build/shim/containerd-shim-skiff-v2}
+SKIFF_SHIM=${SKIFF_SHIM:-$E2E_REPO/build/bin/containerd-shim-skiff-v2}
 CTRD_BIN=${CTRD_BIN:-/usr/bin/containerd}
 CTR_BIN=${CTR_BIN:-/usr/bin/ctr}
+CNI_BIN_DIR=${CNI_BIN_DIR:-/usr/lib/cni}
 PAUSE_IMAGE=${PAUSE_IMAGE:-registry.k8s.io/pause:skiff-e2e}
 BUSYBOX_IMAGE=${BUSYBOX_IMAGE:-docker.io/library/busybox:e2e}
 EMPTY_IMAGE=${EMPTY_IMAGE:-skiff.dev/empty:1}
@@ -131,7 +132,7 @@ EOF
     cat <<EOF
 
 [$cri.cni]
-  bin_dir = "/usr/lib/cni"
+  bin_dir = "$CNI_BIN_DIR"
   conf_dir = "$CTRD_DIR/net.d"
   max_conf_num = 1
 EOF
@@ -312,10 +313,21 @@ ppid_of() {
   awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null || true
 }
 
-# cgroup_dir PID CTRL: the cgroup v1 directory of PID for controller CTRL.
+# cgroup_v2: the host has the unified hierarchy only (cgroup v2 at /sys/fs/cgroup).
+cgroup_v2() {
+  [[ -f /sys/fs/cgroup/cgroup.controllers ]]
+}
+
+# cgroup_dir PID CTRL: the cgroup v1 directory of PID for controller CTRL; on a
+# cgroup v2 host the unified directory of PID (CTRL ignored).
 cgroup_dir() {
   local rel
   [[ -n $1 ]] || return 0
+  if cgroup_v2; then
+    rel=$(awk -F: '$1 == "0" && $2 == "" { print $3 }' "/proc/$1/cgroup" 2>/dev/null) || return 0
+    echo "/sys/fs/cgroup$rel"
+    return 0
+  fi
   rel=$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' \
     "/proc/$1/cgroup" 2>/dev/null) || return 0
   echo "/sys/fs/cgroup/$2$rel"

@@ -11,6 +11,6 @@ source "$_E2E_LIB/images.sh"
 [[ -n ${E2E_TMP:-} && -n ${RUNTIME:-} ]] || die "run the tests through e2e/run.sh"
 install_traps
 # shellcheck disable=SC2034 # used by the tests
-PTYRUN=(/usr/bin/python3 "$_E2E_LIB/ptyrun.py")
+PTYRUN=("${PYTHON:-/usr/bin/python3}" "$_E2E_LIB/ptyrun.py")
 # shellcheck disable=SC2034 # used by the tests
 BB=$BUSYBOX_IMAGE

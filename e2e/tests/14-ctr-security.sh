@@ -88,10 +88,26 @@ id=$(uniq_name mem)
 on_exit ctr_cleanup "$id"
 check "start a container with --memory-limit" c run -d "${RT[@]}" --memory-limit "$limit" "$BB" "$id" sleep 1000 </dev/null
 wait_task_status "$id" RUNNING 20 || true
-got=$(cat "$(cgroup_dir "$(task_pid "$id")" memory)/memory.limit_in_bytes" 2>&1) || true
-assert_eq "memory limit applied to the cgroup" "$limit" "$got"
-ctr_cleanup "$id"
 HOG='x=$(head -c 200000000 /dev/zero | tr "\0" a); echo survived ${#x}'
+memcg=$(cgroup_dir "$(task_pid "$id")" memory)
+if cgroup_v2; then
+  got=$(cat "$memcg/memory.max" 2>&1) || true
+  assert_eq "v2: memory limit applied to the cgroup (memory.max)" "$limit" "$got"
+else
+  got=$(cat "$memcg/memory.limit_in_bytes" 2>&1) || true
+  assert_eq "memory limit applied to the cgroup" "$limit" "$got"
+fi
+# An exec'd hog in the limited cgroup is OOM-killed and the kernel counts it (oom_kill in
+# memory.events on v2, in memory.oom_control on v1).
+rc=0
+timeout -s KILL 60 "$CTR_BIN" -a "$SOCK" -n "${NS:-e2e}" task exec --exec-id hog "$id" sh -c "$HOG" \
+  </dev/null >/dev/null 2>&1 || rc=$?
+assert_eq "memory hog exec is OOM-killed: exit status 137" 137 "$rc"
+oomf=memory.oom_control
+cgroup_v2 && oomf=memory.events
+assert_match "the cgroup's $oomf counts the OOM kill" "$(cat "$memcg/$oomf" 2>&1 || true)" \
+  $'(^|\n)oom_kill [1-9]'
+ctr_cleanup "$id"
 id=$(uniq_name oom)
 on_exit ctr_cleanup "$id"
 rc=0
@@ -126,7 +142,7 @@ cp -a "$BUSYBOX_ROOTFS" "$rootfs"
 echo secret >"$rootfs/etc/secret"
 spec=$E2E_TMP/spec-$id.json
 "$CTR_BIN" oci spec >"$spec.default"
-/usr/bin/python3 - "$spec.default" "$spec" "$rootfs" "$id" "${NS:-e2e}" <<'PY'
+"${PYTHON:-/usr/bin/python3}" - "$spec.default" "$spec" "$rootfs" "$id" "${NS:-e2e}" <<'PY'
 import json, sys
 src, dst, rootfs, cid, ns = sys.argv[1:]
 s = json.load(open(src))

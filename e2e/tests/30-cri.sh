@@ -12,4 +12,4 @@ if [[ -z $handler ]]; then
   *) handler=skiff ;;
   esac
 fi
-CRI_HANDLER=$handler SOCK=$SOCK BUSYBOX_IMAGE=$BUSYBOX_IMAGE /usr/bin/python3 "$E2E_DIR/cri/test_cri.py"
+CRI_HANDLER=$handler SOCK=$SOCK BUSYBOX_IMAGE=$BUSYBOX_IMAGE "${PYTHON:-/usr/bin/python3}" "$E2E_DIR/cri/test_cri.py"

@@ -4,6 +4,11 @@
 #ifndef SKIFF_CLI_CLI_H
 #define SKIFF_CLI_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+
 enum {
         SKIFF_EXIT_OK = 0,
         SKIFF_EXIT_FAILURE = 1,
@@ -26,8 +31,31 @@ int skiff_cli_gc(int argc, char **argv);      /* cli_store.c */
 int skiff_cli_node(int argc, char **argv);    /* cli_node.c */
 int skiff_cli_agent(int argc, char **argv);   /* cli_agent.c */
 int skiff_cli_gpu(int argc, char **argv);     /* cli_gpu.c */
+int skiff_cli_prefetch(int argc, char **argv); /* cli_prefetch.c */
+int skiff_cli_run(int argc, char **argv);      /* cli_run.c */
+int skiff_cli_publish(int argc, char **argv);  /* cli_publish.c */
+int skiff_cli_env(int argc, char **argv);      /* cli_env.c */
+int skiff_cli_sbom(int argc, char **argv);     /* cli_sbom.c */
 
 /* Prints "skiff <verb>: <msg>" to stderr; returns SKIFF_EXIT_FAILURE. */
 int skiff_cli_fail(const char *verb, const char *msg);
+
+/* Hub helpers (cli_env.c), shared by the env, sbom and publish verbs. */
+struct skiff_config;
+struct skiff_hub;
+struct skiff_sig_pubkey;
+/* "file://<absolute DIR>" for a directory, the argument itself for a URL; heap. */
+char *skiff_cli_hub_url(const char *arg);
+/* A public key given as "name:base64" or as a file holding it. */
+int skiff_cli_parse_key(const char *arg, struct skiff_sig_pubkey *ret, skiff_err_t *err);
+/* Loads path (NULL: the default path, missing means defaults); *ret_from_file (optional) tells
+ * whether a file was read. */
+int skiff_cli_load_config(const char *path, struct skiff_config **ret, bool *ret_from_file,
+                          skiff_err_t *err);
+/* A hub client for cfg (default hub hub_arg, else cfg->hub; aliases cfg->hubs; keys cfg's plus
+ * extra, returned in *ret_keys, which must outlive the hub). */
+int skiff_cli_open_hub(const struct skiff_config *cfg, const char *hub_arg,
+                       const struct skiff_sig_pubkey *extra, size_t nextra, struct skiff_hub **ret,
+                       struct skiff_sig_pubkey **ret_keys, skiff_err_t *err);
 
 #endif

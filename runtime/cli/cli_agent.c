@@ -126,7 +126,6 @@ static void alog(const char *level, const char *msg, ...)
         skiff_strbuf_free(&sb);
 }
 
-
 static char *u64s(uint64_t v)
 {
         return xasprintf("%llu", (unsigned long long)v);
@@ -493,8 +492,8 @@ static void check_prefetch_file(struct agent *a)
         _cleanup_error_ skiff_err_t err = NULL;
         if (skiff_fs_read_file(a->prefetch_file, PREFETCH_MAX, &buf, &len, &err) < 0) {
                 if (!a->prefetch_seen || err->errnum != ENOENT)
-                        alog("warning", "cannot read the prefetch list", "file",
-                             a->prefetch_file, "error", err->msg, NULL);
+                        alog("warning", "cannot read the prefetch list", "file", a->prefetch_file,
+                             "error", err->msg, NULL);
                 a->prefetch_seen = true;
                 return;
         }
@@ -526,11 +525,9 @@ static void render_metrics(struct agent *a, struct skiff_strbuf *b)
 
         metric_head(b, "skiff_build_info", "gauge", "Version of the skiff agent.");
         skiff_strbuf_printf(b, "skiff_build_info{version=\"%s\"} 1\n", SKIFF_VERSION);
-        metric_head(b, "skiff_agent_start_time_seconds", "gauge",
-                    "Unix time the agent started.");
+        metric_head(b, "skiff_agent_start_time_seconds", "gauge", "Unix time the agent started.");
         skiff_strbuf_printf(b, "skiff_agent_start_time_seconds %lld\n", (long long)a->started);
-        metric_head(b, "skiff_stats_file_ok", "gauge",
-                    "1 when the node stats file could be read.");
+        metric_head(b, "skiff_stats_file_ok", "gauge", "1 when the node stats file could be read.");
         skiff_strbuf_printf(b, "skiff_stats_file_ok %d\n", stats_ok ? 1 : 0);
 
         metric_head(b, "skiff_realizations_total", "counter",
@@ -575,9 +572,9 @@ static void render_metrics(struct agent *a, struct skiff_strbuf *b)
                     "Failures by reason: realizations (source=realize) and agent work "
                     "(source=agent).");
         for (size_t i = 0; i < SKIFF_NODESTATS_REASONS; i++) {
-                skiff_strbuf_printf(b, "skiff_errors_total{source=\"realize\",reason=\"%s\"} %llu\n",
-                                    skiff_nodestats_reason_name(i),
-                                    (unsigned long long)s.errors[i]);
+                skiff_strbuf_printf(
+                    b, "skiff_errors_total{source=\"realize\",reason=\"%s\"} %llu\n",
+                    skiff_nodestats_reason_name(i), (unsigned long long)s.errors[i]);
                 skiff_strbuf_printf(b, "skiff_errors_total{source=\"agent\",reason=\"%s\"} %llu\n",
                                     skiff_nodestats_reason_name(i),
                                     (unsigned long long)a->agent_errors[i]);
@@ -609,8 +606,7 @@ static void render_metrics(struct agent *a, struct skiff_strbuf *b)
                             (unsigned long long)a->gc_freed);
         metric_head(b, "skiff_gc_last_run_timestamp_seconds", "gauge",
                     "Unix time of the last successful GC (0: none yet).");
-        skiff_strbuf_printf(b, "skiff_gc_last_run_timestamp_seconds %lld\n",
-                            (long long)a->gc_last);
+        skiff_strbuf_printf(b, "skiff_gc_last_run_timestamp_seconds %lld\n", (long long)a->gc_last);
         metric_head(b, "skiff_gc_last_duration_seconds", "gauge", "Duration of the last GC.");
         skiff_strbuf_printf(b, "skiff_gc_last_duration_seconds %.6f\n", a->gc_last_seconds);
         metric_head(b, "skiff_prefetch_total", "counter",
@@ -622,8 +618,8 @@ static void render_metrics(struct agent *a, struct skiff_strbuf *b)
         metric_head(b, "skiff_agent_worker_running", "gauge",
                     "1 while a worker (gc, scan, prefetch) runs.");
         for (enum job j = JOB_SCAN; j < _JOB_MAX; j++)
-                skiff_strbuf_printf(b, "skiff_agent_worker_running{job=\"%s\"} %d\n",
-                                    job_names[j], a->job == j ? 1 : 0);
+                skiff_strbuf_printf(b, "skiff_agent_worker_running{job=\"%s\"} %d\n", job_names[j],
+                                    a->job == j ? 1 : 0);
 }
 
 static int on_http(const char *path, struct skiff_strbuf *body, const char **ctype, void *ud)
@@ -699,8 +695,8 @@ static int loop(struct agent *a)
                         fds[n++] = (struct pollfd){.fd = a->fd, .events = POLLIN};
                 int64_t t = next_deadline(a) - now_ms();
                 int ht = skiff_httpd_timeout(a->httpd);
-                if (a->job == JOB_NONE && (a->want[JOB_GC] || a->want[JOB_PREFETCH] ||
-                                           a->want[JOB_SCAN]))
+                if (a->job == JOB_NONE &&
+                    (a->want[JOB_GC] || a->want[JOB_PREFETCH] || a->want[JOB_SCAN]))
                         t = 0;
                 if (ht >= 0 && ht < t)
                         t = ht;

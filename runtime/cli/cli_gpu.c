@@ -1,17 +1,29 @@
-/* skiff gpu discover | plan | ldcache: inspect NVIDIA driver discovery and the GPU plan a
- * container would get, without creating one (node diagnostics, e2e/gpu/h100.sh). */
+/* skiff gpu discover | plan | exec | ldcache: inspect NVIDIA driver discovery and the GPU plan a
+ * container would get, and try a plan in a throw-away chroot (node diagnostics,
+ * e2e/gpu/h100.sh). `exec` is a test harness, not a container: no cgroup, no user or pid
+ * namespace, the command runs as root in a private mount namespace chrooted into ROOTFS. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fs.h"
+#include "base/path.h"
 #include "base/json.h"
 #include "base/strv.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "gpu/discover.h"
+#include "gpu/inject.h"
 #include "gpu/ldcache.h"
 #include "gpu/nvenv.h"
 #include "gpu/plan.h"
@@ -21,31 +33,39 @@
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: skiff gpu discover [OPTIONS]\n"
-                "       skiff gpu plan [OPTIONS] [--env K=V]... [--annotation K=V]... [--bundle DIR]\n"
-                "       skiff gpu ldcache FILE\n"
-                "\n"
-                "discover  print what driver discovery finds (no NVML, nothing loaded)\n"
-                "plan      print the GPU plan for a container whose env/annotations are given\n"
-                "          (or whose config.json is in --bundle DIR)\n"
-                "ldcache   list an ld.so.cache file like `ldconfig -p -C FILE`\n"
-                "\n"
-                "options:\n"
-                "  --driver-root DIR    driver root (default /)\n"
-                "  --proc-root DIR      procfs (default /proc)\n"
-                "  --dev-root DIR       host device nodes (default /dev)\n"
-                "  --run-root DIR       nvidia-persistenced socket dir parent (default /run)\n"
-                "  --ldcache FILE       host ld.so.cache (default <driver root>/etc/ld.so.cache)\n"
-                "  --cdi-dir DIR        CDI spec directory, repeatable (default /etc/cdi,\n"
-                "                       /var/run/cdi)\n"
-                "  --probe-cuda         fall back to cuDriverGetVersion in a child process\n"
-                "  --allow-env          honour NVIDIA_VISIBLE_DEVICES from unprivileged pods\n"
-                "  --requires-cuda SPEC the environment's requires.cuda, e.g. \">=12.4\"\n"
-                "  --loader PATH        container path of a glibc loader to link at\n"
-                "                       /lib64/ld-linux-x86-64.so.2\n"
-                "\n"
-                "Exit codes: 0 success, 1 failure, 2 usage error.\n");
+        fprintf(
+            f,
+            "usage: skiff gpu discover [OPTIONS]\n"
+            "       skiff gpu plan [OPTIONS] [--env K=V]... [--annotation K=V]... [--bundle DIR]\n"
+            "       skiff gpu exec [OPTIONS] [--env K=V]... --rootfs DIR -- CMD [ARG]...\n"
+            "       skiff gpu ldcache FILE\n"
+            "\n"
+            "discover  print what driver discovery finds (no NVML, nothing loaded)\n"
+            "plan      print the GPU plan for a container whose env/annotations are given\n"
+            "          (or whose config.json is in --bundle DIR)\n"
+            "exec      apply the plan to DIR in a private mount namespace (tmpfs /dev with the\n"
+            "          plan's nodes, procfs, /run/opengl-driver, ...), chroot and run CMD\n"
+            "          with the plan's env (a test harness: no cgroup, runs as root)\n"
+            "ldcache   list an ld.so.cache file like `ldconfig -p -C FILE`\n"
+            "\n"
+            "options:\n"
+            "  --driver-root DIR    driver root (default /)\n"
+            "  --proc-root DIR      procfs (default /proc)\n"
+            "  --dev-root DIR       host device nodes (default /dev)\n"
+            "  --run-root DIR       nvidia-persistenced socket dir parent (default /run)\n"
+            "  --ldcache FILE       host ld.so.cache (default <driver root>/etc/ld.so.cache)\n"
+            "  --cdi-dir DIR        CDI spec directory, repeatable (default /etc/cdi,\n"
+            "                       /var/run/cdi)\n"
+            "  --probe-cuda         fall back to cuDriverGetVersion in a child process\n"
+            "  --allow-env          honour NVIDIA_VISIBLE_DEVICES from unprivileged pods\n"
+            "  --requires-cuda SPEC the environment's requires.cuda, e.g. \">=12.4\"\n"
+            "  --loader PATH        container path of a glibc loader to link at\n"
+            "                       /lib64/ld-linux-x86-64.so.2\n"
+            "  --write-ldcache FILE (plan) also write the generated ld.so.cache to FILE\n"
+            "  --no-ldcache         do not bind the generated cache over /etc/ld.so.cache\n"
+            "  --rootfs DIR         (exec) the directory to chroot into\n"
+            "\n"
+            "Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
 struct opts {
@@ -55,12 +75,31 @@ struct opts {
         char **env;
         char **annotations; /* "K=V" */
         const char *bundle;
+        const char *write_ldcache;
+        const char *rootfs;
+        char **cmd; /* exec: argv after "--", borrowed */
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-        enum { O_DRIVER = 256, O_PROC, O_DEV, O_RUN, O_LDCACHE, O_CDI, O_PROBE, O_ALLOW, O_REQ,
-               O_LOADER, O_ENV, O_ANN, O_BUNDLE };
+        enum {
+                O_DRIVER = 256,
+                O_PROC,
+                O_DEV,
+                O_RUN,
+                O_LDCACHE,
+                O_CDI,
+                O_PROBE,
+                O_ALLOW,
+                O_REQ,
+                O_LOADER,
+                O_ENV,
+                O_ANN,
+                O_BUNDLE,
+                O_WRITE,
+                O_ROOTFS,
+                O_NOCACHE
+        };
         static const struct option longopts[] = {
             {"driver-root", required_argument, NULL, O_DRIVER},
             {"proc-root", required_argument, NULL, O_PROC},
@@ -75,6 +114,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             {"env", required_argument, NULL, O_ENV},
             {"annotation", required_argument, NULL, O_ANN},
             {"bundle", required_argument, NULL, O_BUNDLE},
+            {"write-ldcache", required_argument, NULL, O_WRITE},
+            {"rootfs", required_argument, NULL, O_ROOTFS},
+            {"no-ldcache", no_argument, NULL, O_NOCACHE},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -127,12 +169,25 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 case O_BUNDLE:
                         o->bundle = optarg;
                         break;
+                case O_WRITE:
+                        o->write_ldcache = optarg;
+                        break;
+                case O_ROOTFS:
+                        o->rootfs = optarg;
+                        break;
+                case O_NOCACHE:
+                        o->cfg.no_ld_so_cache = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return -1;
                 default:
                         return SKIFF_EXIT_USAGE;
                 }
+        }
+        if (optind < argc && o->rootfs && strcmp(argv[optind - 1], "--") == 0) {
+                o->cmd = argv + optind;
+                return 0;
         }
         return optind < argc ? SKIFF_EXIT_USAGE : 0;
 }
@@ -221,6 +276,104 @@ static int cmd_ldcache(const char *path)
         return SKIFF_EXIT_OK;
 }
 
+/* --- exec: the plan in a throw-away chroot ---------------------------------------------------- */
+
+static int mknod_nodes(const char *dev, const struct skiff_gpu_plan *p, skiff_err_t *err)
+{
+        static const struct {
+                const char *name;
+                unsigned major, minor;
+        } std[] = {{"null", 1, 3}, {"zero", 1, 5}, {"random", 1, 8}, {"urandom", 1, 9}};
+        for (size_t i = 0; i < SKIFF_ARRAY_SIZE(std); i++) {
+                _cleanup_free_ char *path = skiff_path_join(dev, std[i].name);
+                if (mknod(path, S_IFCHR | 0666, makedev(std[i].major, std[i].minor)) < 0 ||
+                    chmod(path, 0666) < 0)
+                        return skiff_error_set_errno(err, errno, "mknod `%s`", path);
+        }
+        for (size_t i = 0; i < p->n_nodes; i++) {
+                _cleanup_free_ char *path = skiff_path_join(dev, p->nodes[i].path + 5);
+                _cleanup_free_ char *dir = skiff_path_dirname(path);
+                int r = skiff_fs_mkdir_p(dir, 0755, err);
+                if (r < 0)
+                        return r;
+                if (mknod(path, S_IFCHR | (p->nodes[i].mode & 07777),
+                          makedev(p->nodes[i].major, p->nodes[i].minor)) < 0 ||
+                    chmod(path, p->nodes[i].mode & 07777) < 0)
+                        return skiff_error_set_errno(err, errno, "mknod `%s`", path);
+        }
+        return 0;
+}
+
+static _Noreturn void exec_child(const struct opts *o, const struct skiff_gpu_plan *p, char **env)
+{
+        skiff_err_t err = NULL;
+        _cleanup_free_ char *root = realpath(o->rootfs, NULL);
+        if (!root) {
+                fprintf(stderr, "skiff gpu exec: rootfs `%s`: %s\n", o->rootfs, strerror(errno));
+                _exit(1);
+        }
+        _cleanup_free_ char *dev = skiff_path_join(root, "dev");
+        _cleanup_free_ char *proc = skiff_path_join(root, "proc");
+        int r = 0;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+                r = skiff_error_set_errno(&err, errno, "set up a private mount namespace");
+        if (r >= 0)
+                r = skiff_fs_mkdir_p(dev, 0755, &err);
+        if (r >= 0)
+                r = skiff_fs_mkdir_p(proc, 0555, &err);
+        if (r >= 0 && (mount("tmpfs", dev, "tmpfs", MS_NOSUID, "mode=0755") < 0 ||
+                       mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0))
+                r = skiff_error_set_errno(&err, errno, "mount /dev or /proc in `%s`", root);
+        if (r >= 0)
+                r = mknod_nodes(dev, p, &err);
+        _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (r >= 0 && rootfd < 0)
+                r = skiff_error_set_errno(&err, errno, "open `%s`", root);
+        if (r >= 0)
+                r = skiff_gpu_inject_rootfs(rootfd, root, (void *)p, &err);
+        if (r >= 0 && (chroot(root) < 0 || chdir("/") < 0))
+                r = skiff_error_set_errno(&err, errno, "chroot `%s`", root);
+        if (r < 0) {
+                fprintf(stderr, "skiff gpu exec: %s\n", skiff_error_msg(err));
+                _exit(1);
+        }
+        execve(o->cmd[0], o->cmd, env);
+        fprintf(stderr, "skiff gpu exec: exec `%s`: %s\n", o->cmd[0], strerror(errno));
+        _exit(127);
+}
+
+static int gpu_exec(const struct opts *o, const struct skiff_gpu_plan *p)
+{
+        if (!o->rootfs || !o->cmd) {
+                usage(stderr);
+                return SKIFF_EXIT_USAGE;
+        }
+        if (!p->active)
+                return skiff_cli_fail("gpu exec", "the container requests no GPU: nothing to do");
+        _cleanup_error_ skiff_err_t err = NULL;
+        struct skiff_spec *spec = NULL;
+        if (synth_spec(o, &spec, &err) < 0 || skiff_gpu_inject_spec(p, spec, &err) < 0) {
+                skiff_spec_free(spec);
+                return skiff_cli_fail("gpu exec", err->msg);
+        }
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0) {
+                skiff_spec_free(spec);
+                return skiff_cli_fail("gpu exec", strerror(errno));
+        }
+        if (pid == 0)
+                exec_child(o, p, spec->process.env);
+        skiff_spec_free(spec);
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        if (WIFEXITED(st))
+                return WEXITSTATUS(st);
+        return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
 static int run(const char *sub, struct opts *o);
 
 int skiff_cli_gpu(int argc, char **argv)
@@ -237,7 +390,7 @@ int skiff_cli_gpu(int argc, char **argv)
                 }
                 return cmd_ldcache(argv[2]);
         }
-        if (strcmp(sub, "discover") != 0 && strcmp(sub, "plan") != 0) {
+        if (strcmp(sub, "discover") != 0 && strcmp(sub, "plan") != 0 && strcmp(sub, "exec") != 0) {
                 fprintf(stderr, "skiff gpu: unknown subcommand `%s`\n", sub);
                 usage(stderr);
                 return SKIFF_EXIT_USAGE;
@@ -276,8 +429,17 @@ static int run(const char *sub, struct opts *o)
         skiff_spec_free(spec);
         if (r < 0)
                 return skiff_cli_fail("gpu plan", err->msg);
+        if (strcmp(sub, "exec") == 0) {
+                r = gpu_exec(o, p);
+                skiff_gpu_plan_free(p);
+                return r;
+        }
         _cleanup_free_ char *json = NULL;
         r = skiff_gpu_plan_to_json(p, &json, &err);
+        for (size_t i = 0; r >= 0 && o->write_ldcache && i < p->n_files; i++)
+                if (strcmp(p->files[i].path, SKIFF_GPU_DRIVER_DIR "/etc/ld.so.cache") == 0)
+                        r = skiff_fs_write_file_atomic(o->write_ldcache, p->files[i].data,
+                                                       p->files[i].len, 0644, false, &err);
         skiff_gpu_plan_free(p);
         if (r < 0)
                 return skiff_cli_fail("gpu plan", err->msg);

@@ -28,14 +28,14 @@
 #include "cli/kube.h"
 #include "store/config.h"
 
-#define SHIM_NAME      "containerd-shim-skiff-v2"
-#define CLI_NAME       "skiff"
-#define NODE_CONFIG    "/etc/skiff/config.json"
-#define STUB_DEST      "/var/lib/skiff/images/stub-image.tar"
-#define STUB_REF       "skiff.dev/empty:1"
-#define NODE_LABEL     "skiff.dev/enabled"
-#define BINARY_MAX     (512u << 20)
-#define HOST_PATH_VAR  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SHIM_NAME     "containerd-shim-skiff-v2"
+#define CLI_NAME      "skiff"
+#define NODE_CONFIG   "/etc/skiff/config.json"
+#define STUB_DEST     "/var/lib/skiff/images/stub-image.tar"
+#define STUB_REF      "skiff.dev/empty:1"
+#define NODE_LABEL    "skiff.dev/enabled"
+#define BINARY_MAX    (512u << 20)
+#define HOST_PATH_VAR "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 enum restart_mode { RESTART_SYSTEMD, RESTART_SIGNAL, RESTART_NONE };
 enum host_exec { HOST_EXEC_AUTO, HOST_EXEC_NSENTER, HOST_EXEC_CHROOT, HOST_EXEC_LOCAL };
@@ -66,51 +66,50 @@ struct node_args {
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: skiff node install [options]\n"
-                "       skiff node uninstall [options] [--keep-binaries] [--purge]\n"
-                "\n"
-                "Installs skiff on this node: copies `" SHIM_NAME "` and `skiff` (and the\n"
-                "private lib dir <prefix>/lib/skiff) into BIN-DIR, writes the node config,\n"
-                "registers the runtime handler with containerd (a drop-in plus an `imports`\n"
-                "entry; k3s/RKE2: config.toml.tmpl), restarts containerd, waits until CRI serves\n"
-                "the handler, imports the stub image " STUB_REF " into the k8s.io namespace and\n"
-                "labels the node " NODE_LABEL "=true. Every step is idempotent; uninstall undoes\n"
-                "them and restores containerd's config from its backup byte for byte.\n"
-                "\n"
-                "  --host-root DIR          the host filesystem (default /)\n"
-                "  --bin-dir DIR            host install dir (default /usr/local/bin)\n"
-                "  --containerd-config PATH main config (default by flavor:\n"
-                "                           " SKIFF_CTRDSETUP_CONFIG_DEFAULT ", k3s/RKE2:\n"
-                "                           /var/lib/rancher/{k3s,rke2}/agent/etc/containerd/...)\n"
-                "  --dropin PATH            drop-in file (default <config dir>/conf.d/skiff.toml)\n"
-                "  --flavor auto|containerd|k3s\n"
-                "  --restart systemd|signal|none   how to restart containerd (default systemd):\n"
-                "                           systemd runs `systemctl restart UNIT` in the host's\n"
-                "                           mount namespace; signal sends SIGTERM to containerd\n"
-                "                           (SIGHUP does not reload it) and relies on its\n"
-                "                           supervisor to start it again; none leaves it alone\n"
-                "  --systemd-unit UNIT      default containerd (k3s: the active one of rke2-agent,\n"
-                "                           rke2-server, k3s-agent, k3s)\n"
-                "  --config-json FILE       node config to install as " NODE_CONFIG
-                " (validated)\n"
-                "  --wait-socket PATH       CRI socket (host path; default\n"
-                "                           /run/containerd/containerd.sock, k3s:\n"
-                "                           /run/k3s/containerd/containerd.sock)\n"
-                "  --wait-timeout SECONDS   default 120\n"
-                "  --stub-image FILE        OCI archive of " STUB_REF " (default\n"
-                "                           <prefix>/share/skiff/stub-image.tar when present)\n"
-                "  --ctr CMD                host command for `ctr` (default `ctr`; k3s: `k3s ctr`)\n"
-                "  --no-image, --no-label   skip those steps\n"
-                "  --handler NAME           CRI handler / RuntimeClass handler (default skiff)\n"
-                "  --source-dir DIR         where the binaries come from (default: this binary's)\n"
-                "  --host-exec auto|nsenter|chroot|local   how host commands (systemctl, ctr) run:\n"
-                "                           nsenter = in PID 1's mount namespace (hostPID pods),\n"
-                "                           chroot = in --host-root, local = here, with host\n"
-                "                           paths prefixed by --host-root (default auto)\n"
-                "  --dry-run                report what would change, change nothing\n"
-                "\n"
-                "Exit codes: 0 success, 1 failure, 2 usage error.\n");
+        fprintf(
+            f, "usage: skiff node install [options]\n"
+               "       skiff node uninstall [options] [--keep-binaries] [--purge]\n"
+               "\n"
+               "Installs skiff on this node: copies `" SHIM_NAME "` and `skiff` (and the\n"
+               "private lib dir <prefix>/lib/skiff) into BIN-DIR, writes the node config,\n"
+               "registers the runtime handler with containerd (a drop-in plus an `imports`\n"
+               "entry; k3s/RKE2: config.toml.tmpl), restarts containerd, waits until CRI serves\n"
+               "the handler, imports the stub image " STUB_REF " into the k8s.io namespace and\n"
+               "labels the node " NODE_LABEL "=true. Every step is idempotent; uninstall undoes\n"
+               "them and restores containerd's config from its backup byte for byte.\n"
+               "\n"
+               "  --host-root DIR          the host filesystem (default /)\n"
+               "  --bin-dir DIR            host install dir (default /usr/local/bin)\n"
+               "  --containerd-config PATH main config (default by flavor:\n"
+               "                           " SKIFF_CTRDSETUP_CONFIG_DEFAULT ", k3s/RKE2:\n"
+               "                           /var/lib/rancher/{k3s,rke2}/agent/etc/containerd/...)\n"
+               "  --dropin PATH            drop-in file (default <config dir>/conf.d/skiff.toml)\n"
+               "  --flavor auto|containerd|k3s\n"
+               "  --restart systemd|signal|none   how to restart containerd (default systemd):\n"
+               "                           systemd runs `systemctl restart UNIT` in the host's\n"
+               "                           mount namespace; signal sends SIGTERM to containerd\n"
+               "                           (SIGHUP does not reload it) and relies on its\n"
+               "                           supervisor to start it again; none leaves it alone\n"
+               "  --systemd-unit UNIT      default containerd (k3s: the active one of rke2-agent,\n"
+               "                           rke2-server, k3s-agent, k3s)\n"
+               "  --config-json FILE       node config to install as " NODE_CONFIG " (validated)\n"
+               "  --wait-socket PATH       CRI socket (host path; default\n"
+               "                           /run/containerd/containerd.sock, k3s:\n"
+               "                           /run/k3s/containerd/containerd.sock)\n"
+               "  --wait-timeout SECONDS   default 120\n"
+               "  --stub-image FILE        OCI archive of " STUB_REF " (default\n"
+               "                           <prefix>/share/skiff/stub-image.tar when present)\n"
+               "  --ctr CMD                host command for `ctr` (default `ctr`; k3s: `k3s ctr`)\n"
+               "  --no-image, --no-label   skip those steps\n"
+               "  --handler NAME           CRI handler / RuntimeClass handler (default skiff)\n"
+               "  --source-dir DIR         where the binaries come from (default: this binary's)\n"
+               "  --host-exec auto|nsenter|chroot|local   how host commands (systemctl, ctr) run:\n"
+               "                           nsenter = in PID 1's mount namespace (hostPID pods),\n"
+               "                           chroot = in --host-root, local = here, with host\n"
+               "                           paths prefixed by --host-root (default auto)\n"
+               "  --dry-run                report what would change, change nothing\n"
+               "\n"
+               "Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static void say(const char *line, void *userdata)
@@ -120,7 +119,8 @@ static void say(const char *line, void *userdata)
         fflush(stdout);
 }
 
-static void sayf(const struct node_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sayf(const struct node_args *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void sayf(const struct node_args *a, const char *fmt, ...)
 {
         va_list ap;
@@ -513,8 +513,8 @@ static int import_stub(const struct node_args *a, const char *sock, skiff_err_t 
                 return r < 0 ? r : 0;
         _cleanup_free_ char *hsock = for_host_cmd(a, sock), *htar = for_host_cmd(a, STUB_DEST);
         _cleanup_strv_ char **argv = skiff_strv_split(a->ctr, " ", true);
-        static const char *const rest[] = {"--address", NULL, "--namespace", "k8s.io", "images",
-                                           "import", NULL};
+        static const char *const rest[] = {"--address", NULL,     "--namespace", "k8s.io",
+                                           "images",    "import", NULL};
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(rest); i++)
                 skiff_strv_push(&argv, i == 1 ? hsock : rest[i] ? rest[i] : htar);
         sayf(a, "importing `%s` into containerd namespace k8s.io", STUB_REF);

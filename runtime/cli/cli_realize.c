@@ -11,6 +11,7 @@
 #include "base/json.h"
 #include "base/strv.h"
 #include "cli/cli.h"
+#include "cli/nodestats.h"
 #include "store/config.h"
 #include "store/store.h"
 
@@ -36,6 +37,7 @@ struct progress {
         bool json;
         bool bar;
         size_t fetched;
+        size_t present; /* cache hits */
         uint64_t bytes;
 };
 
@@ -45,6 +47,8 @@ static void on_event(const struct skiff_store_event *ev, void *userdata)
         if (ev->kind == SKIFF_STORE_EVENT_FETCHED) {
                 p->fetched++;
                 p->bytes += ev->file_size;
+        } else {
+                p->present++;
         }
         if (p->json) {
                 _cleanup_json_gen_ struct skiff_json_gen *g = skiff_json_gen_new(false);
@@ -139,6 +143,11 @@ int skiff_cli_realize(int argc, char **argv)
         if (p.bar)
                 fputc('\n', stderr);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        /* Node-wide counters for `skiff agent`'s /metrics; losing one update is not an error. */
+        struct skiff_nodestats_realization rec = {r < 0 ? err->errnum : 0, p.fetched, p.bytes,
+                                                  p.present, secs};
+        _cleanup_error_ skiff_err_t stats_err = NULL;
+        (void)skiff_nodestats_record(cfg->store_root, &rec, &stats_err);
         if (p.json) {
                 _cleanup_json_gen_ struct skiff_json_gen *g = skiff_json_gen_new(false);
                 skiff_json_gen_map_open(g);

@@ -53,8 +53,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
                                 v = v * 10 + (data[i] - '0');
                 r->grpc_status = v;
         } else if (len > 13 && strncasecmp(data, "grpc-message:", 13) == 0) {
-                size_t m = len - 13 < sizeof(r->grpc_message) - 1 ? len - 13
-                                                                  : sizeof(r->grpc_message) - 1;
+                size_t m =
+                    len - 13 < sizeof(r->grpc_message) - 1 ? len - 13 : sizeof(r->grpc_message) - 1;
                 memcpy(r->grpc_message, data + 13, m);
                 r->grpc_message[m] = '\0';
         }
@@ -147,8 +147,7 @@ static bool on_status_field(uint64_t field, const uint8_t *v, size_t n, void *ud
         return true;
 }
 
-int skiff_cri_status_config(const char *socket_path, long timeout_ms, char **ret,
-                            skiff_err_t *err)
+int skiff_cri_status_config(const char *socket_path, long timeout_ms, char **ret, skiff_err_t *err)
 {
         static const char req[] = {0, 0, 0, 0, 2, 0x08, 0x01}; /* StatusRequest{verbose: true} */
         _cleanup_(curl_easy_cleanupp) CURL *c = curl_easy_init();

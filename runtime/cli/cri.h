@@ -14,8 +14,7 @@
  * entry of the response's info map (containerd's CRI config as JSON; heap, NUL-terminated).
  * -ECONNREFUSED/-ENOENT while the socket does not answer, -EPROTO for a gRPC error status or a
  * malformed reply (the message names it), -ETIMEDOUT after timeout_ms. */
-int skiff_cri_status_config(const char *socket_path, long timeout_ms, char **ret,
-                            skiff_err_t *err);
+int skiff_cri_status_config(const char *socket_path, long timeout_ms, char **ret, skiff_err_t *err);
 
 /* 1 when the CRI config JSON lists handler among containerd.runtimes, 0 when not. -EBADMSG when
  * config is not JSON. Pure. */

@@ -305,8 +305,8 @@ static int lex_value(struct lexer *l, unsigned depth, skiff_err_t *err)
         size_t st = l->pos;
         while (l->pos < l->len && !strchr(" \t,]}#\r\n", l->s[l->pos]))
                 l->pos++;
-        if (l->pos - st == 10 && l->s[st + 4] == '-' && l->s[st + 7] == '-' &&
-            peek(l, 0) == ' ' && peek(l, 1) >= '0' && peek(l, 1) <= '9') {
+        if (l->pos - st == 10 && l->s[st + 4] == '-' && l->s[st + 7] == '-' && peek(l, 0) == ' ' &&
+            peek(l, 1) >= '0' && peek(l, 1) <= '9') {
                 l->pos++;
                 while (l->pos < l->len && !strchr(" \t,]}#\r\n", l->s[l->pos]))
                         l->pos++;
@@ -343,8 +343,7 @@ static char **path_concat(char *const *a, char *const *b)
         return v;
 }
 
-int skiff_ctrdconf_parse(const char *buf, size_t len, struct skiff_ctrdconf **ret,
-                         skiff_err_t *err)
+int skiff_ctrdconf_parse(const char *buf, size_t len, struct skiff_ctrdconf **ret, skiff_err_t *err)
 {
         if (len > SKIFF_CTRDCONF_MAX)
                 return skiff_error_set(err, EFBIG, "config is larger than %d bytes",
@@ -455,8 +454,8 @@ int skiff_ctrdconf_version(const struct skiff_ctrdconf *c, int64_t *ret, skiff_e
                                        s->line);
         for (size_t i = 0; i < n; i++) {
                 if (p[i] < '0' || p[i] > '9')
-                        return skiff_error_set(err, EINVAL,
-                                               "line %u: `version` is not an integer", s->line);
+                        return skiff_error_set(err, EINVAL, "line %u: `version` is not an integer",
+                                               s->line);
                 v = v * 10 + (p[i] - '0');
         }
         *ret = v;
@@ -464,8 +463,9 @@ int skiff_ctrdconf_version(const struct skiff_ctrdconf *c, int64_t *ret, skiff_e
 }
 
 /* The elements of the top-level imports array; *ret_stmt is NULL when absent. */
-static int imports_elems(const struct skiff_ctrdconf *c, const struct skiff_ctrdconf_stmt **ret_stmt,
-                         struct elem **ret, size_t *ret_n, skiff_err_t *err)
+static int imports_elems(const struct skiff_ctrdconf *c,
+                         const struct skiff_ctrdconf_stmt **ret_stmt, struct elem **ret,
+                         size_t *ret_n, skiff_err_t *err)
 {
         const struct skiff_ctrdconf_stmt *s = find_top(c, "imports");
         *ret_stmt = s;
@@ -474,8 +474,7 @@ static int imports_elems(const struct skiff_ctrdconf *c, const struct skiff_ctrd
         if (!s)
                 return 0;
         if (c->text[s->value_start] != '[')
-                return skiff_error_set(err, EINVAL, "line %u: `imports` is not an array",
-                                       s->line);
+                return skiff_error_set(err, EINVAL, "line %u: `imports` is not an array", s->line);
         struct lexer l = {c->text, s->value_end, s->value_start};
         struct elem *e = NULL;
         size_t n = 0;
@@ -511,6 +510,28 @@ int skiff_ctrdconf_imports(const struct skiff_ctrdconf *c, char ***ret, skiff_er
         return 0;
 }
 
+int skiff_ctrdconf_get_string(const struct skiff_ctrdconf *c, const char *const *path, char **ret,
+                              skiff_err_t *err)
+{
+        for (size_t i = 0; i < c->n_stmts; i++) {
+                const struct skiff_ctrdconf_stmt *s = &c->stmts[i];
+                if (s->kind != SKIFF_CTRDCONF_KEYVAL || !path_has_prefix(s->path, path) ||
+                    s->path[skiff_strv_len((char *const *)path)])
+                        continue;
+                struct lexer l = {c->text, s->value_end, s->value_start};
+                int q = peek(&l, 0);
+                char *v = NULL;
+                if ((q != '"' && q != '\'') || (peek(&l, 1) == q && peek(&l, 2) == q) ||
+                    lex_string(&l, &v, err) < 0 || !v) {
+                        skiff_error_free(err);
+                        return skiff_error_set(err, EINVAL, "line %u: expected a string", s->line);
+                }
+                *ret = v;
+                return 0;
+        }
+        return -ENOENT;
+}
+
 bool skiff_ctrdconf_has_prefix(const struct skiff_ctrdconf *c, const char *const *prefix)
 {
         for (size_t i = 0; i < c->n_stmts; i++)
@@ -540,8 +561,10 @@ int skiff_ctrdconf_add_import(const struct skiff_ctrdconf *c, const char *entry,
                               skiff_err_t *err)
 {
         if (!*entry || !safe_string(entry))
-                return skiff_error_set(err, EINVAL, "import `%s` contains quotes, backslashes "
-                                                    "or control characters", entry);
+                return skiff_error_set(err, EINVAL,
+                                       "import `%s` contains quotes, backslashes "
+                                       "or control characters",
+                                       entry);
         const struct skiff_ctrdconf_stmt *s = NULL;
         struct elem *e = NULL;
         size_t n = 0;
@@ -612,8 +635,7 @@ int skiff_ctrdconf_remove_import(const struct skiff_ctrdconf *c, const char *ent
                              (s->end == c->len || c->text[s->end - 1] == '\n') &&
                              only_blank(c->text, s->value_end,
                                         s->end - (c->text[s->end - 1] == '\n' ? 1 : 0) -
-                                            (s->end >= 2 && c->text[s->end - 2] == '\r' ? 1
-                                                                                          : 0));
+                                            (s->end >= 2 && c->text[s->end - 2] == '\r' ? 1 : 0));
                 if (alone) {
                         from = ls;
                         to = s->end;
@@ -685,17 +707,15 @@ int skiff_ctrdconf_runtime_table(int version, const char *handler, const char *s
                 return skiff_error_set(err, EINVAL, "runtime handler name is empty");
         for (const char *p = handler; *p; p++)
                 if (!is_bare((unsigned char)*p))
-                        return skiff_error_set(err, EINVAL,
-                                               "runtime handler `%s` is not a bare TOML key",
-                                               handler);
+                        return skiff_error_set(
+                            err, EINVAL, "runtime handler `%s` is not a bare TOML key", handler);
         if (shim_path[0] != '/' || !safe_string(shim_path))
                 return skiff_error_set(err, EINVAL,
                                        "shim path `%s` is not absolute or contains quotes, "
                                        "backslashes or control characters",
                                        shim_path);
         if (version == 2) {
-                *ret = xasprintf("[plugins.\"" SKIFF_CTRDCONF_CRI_V2
-                                 "\".containerd.runtimes.%s]\n"
+                *ret = xasprintf("[plugins.\"" SKIFF_CTRDCONF_CRI_V2 "\".containerd.runtimes.%s]\n"
                                  "  runtime_type = \"%s\"\n"
                                  "  pod_annotations = [\"skiff.dev/*\"]\n"
                                  "  container_annotations = [\"skiff.dev/*\"]\n",

@@ -69,6 +69,11 @@ int skiff_ctrdconf_imports(const struct skiff_ctrdconf *c, char ***ret, skiff_er
 /* True when some statement's path starts with prefix (NULL-terminated components). */
 bool skiff_ctrdconf_has_prefix(const struct skiff_ctrdconf *c, const char *const *prefix);
 
+/* The single-line string value of the key at path (NULL-terminated components) in *ret (heap);
+ * 0 when found, -ENOENT when absent, -EINVAL when the value is not a single-line string. */
+int skiff_ctrdconf_get_string(const struct skiff_ctrdconf *c, const char *const *path, char **ret,
+                              skiff_err_t *err);
+
 /* Returns a new document text (heap, *ret) with entry appended as the last element of the
  * top-level `imports` array, or with a new `imports = ["entry"]` line after `version` (at the
  * top when there is no version). When entry is already listed, *ret is an unchanged copy and

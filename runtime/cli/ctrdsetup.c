@@ -176,7 +176,7 @@ static void detect(struct ctx *x)
         if (f == SKIFF_CTRDSETUP_AUTO) {
                 _cleanup_free_ char *tmpl = xasprintf("%s.tmpl", cfg);
                 f = host_exists(x, tmpl) || strstr(cfg, "/rancher/") ? SKIFF_CTRDSETUP_K3S
-                                                                      : SKIFF_CTRDSETUP_CONTAINERD;
+                                                                     : SKIFF_CTRDSETUP_CONTAINERD;
         }
         x->res->flavor = f;
         snprintf(x->res->config_path, sizeof(x->res->config_path), "%s", cfg);
@@ -253,10 +253,38 @@ static void resolve_import(const struct ctx *x, const struct paths *p, const cha
                 skiff_strv_push(out, found[i]);
 }
 
+/* containerd (1.6 at least) forgets its built-in `runc` runtime as soon as a config names any
+ * runtime, and then refuses the CRI plugin because default_runtime_name ("runc") names nothing.
+ * True when c defines the default runtime, or names a default other than runc (then it is the
+ * user's business, as before). */
+static bool defines_default_runtime(const struct skiff_ctrdconf *c, int version)
+{
+        const char *plugin = version == 2 ? SKIFF_CTRDCONF_CRI_V2 : SKIFF_CTRDCONF_CRI_V3;
+        const char *const name_path[] = {"plugins", plugin, "containerd", "default_runtime_name",
+                                         NULL};
+        _cleanup_free_ char *name = NULL;
+        _cleanup_error_ skiff_err_t e2 = NULL;
+        if (skiff_ctrdconf_get_string(c, name_path, &name, &e2) < 0)
+                name = xstrdup("runc");
+        if (strcmp(name, "runc") != 0)
+                return true;
+        const char *const rt[] = {"plugins", plugin, "containerd", "runtimes", "runc", NULL};
+        return skiff_ctrdconf_has_prefix(c, rt);
+}
+
+static const char *runc_table(int version)
+{
+        return version == 2 ? "[plugins.\"" SKIFF_CTRDCONF_CRI_V2 "\".containerd.runtimes.runc]\n"
+                              "  runtime_type = \"io.containerd.runc.v2\"\n"
+                            : "[plugins.'" SKIFF_CTRDCONF_CRI_V3 "'.containerd.runtimes.runc]\n"
+                              "  runtime_type = 'io.containerd.runc.v2'\n";
+}
+
 /* The CRI section the version-2 drop-in must carry: simulates containerd's import order
  * (breadth first, each file once) with new_main as the main config. */
 static int v2_cri_source(const struct ctx *x, const struct paths *p, const char *new_main,
-                         char **ret_section, char **ret_source, skiff_err_t *err)
+                         char **ret_section, char **ret_source, bool *ret_need_runc,
+                         skiff_err_t *err)
 {
         _cleanup_strv_ char **order = NULL, **queue = NULL;
         struct skiff_ctrdconf **confs = NULL;
@@ -328,6 +356,7 @@ static int v2_cri_source(const struct ctx *x, const struct paths *p, const char 
                 skiff_strv_push(&excl, x->o->handler);
                 *ret_section = NULL;
                 *ret_source = NULL;
+                *ret_need_runc = src == n || !defines_default_runtime(confs[src], 2);
                 if (src < n) {
                         r = skiff_ctrdconf_extract(confs[src], CRI_V2, (const char *const *)excl,
                                                    ret_section, err);
@@ -356,8 +385,9 @@ static int dropin_text(const struct ctx *x, const struct paths *p, const char *n
                             "# Written by `skiff node install`: registers the `%s` runtime handler."
                             "\n# Do not edit; `skiff node uninstall` removes it.\n",
                             x->o->handler);
+        bool need_runc = false;
         if (version == 2) {
-                r = v2_cri_source(x, p, new_main, &section, &source, err);
+                r = v2_cri_source(x, p, new_main, &section, &source, &need_runc, err);
                 if (r < 0) {
                         skiff_strbuf_free(&sb);
                         return r;
@@ -370,9 +400,26 @@ static int dropin_text(const struct ctx *x, const struct paths *p, const char *n
                             "# rerun `skiff node install` after changing it there.\n",
                             source);
         }
+        if (version == 3) {
+                _cleanup_ctrdconf_ struct skiff_ctrdconf *m = NULL;
+                r = parse_text(p->main, new_main, &m, err);
+                if (r < 0) {
+                        skiff_strbuf_free(&sb);
+                        return r;
+                }
+                need_runc = !defines_default_runtime(m, 3);
+        }
+        if (need_runc)
+                skiff_strbuf_puts(&sb, "# containerd drops its built-in runc runtime once a config "
+                                       "names any runtime;\n# runc stays the default, so it is "
+                                       "declared here.\n");
         skiff_strbuf_printf(&sb, "version = %d\n\n", version);
         if (section && *section) {
                 skiff_strbuf_puts(&sb, section);
+                skiff_strbuf_putc(&sb, '\n');
+        }
+        if (need_runc) {
+                skiff_strbuf_puts(&sb, runc_table(version));
                 skiff_strbuf_putc(&sb, '\n');
         }
         skiff_strbuf_puts(&sb, table);
@@ -507,7 +554,8 @@ static int containerd_uninstall(struct ctx *x, skiff_err_t *err)
                 goto out;
         }
         if (created || saved)
-                report(x, "`%s` was edited after install: removing only the `imports` entry", p.main);
+                report(x, "`%s` was edited after install: removing only the `imports` entry",
+                       p.main);
         r = remove_entry(x, &p, cur, err);
         if (r >= 0)
                 r = unlink_host(x, p.backup, err);
@@ -587,8 +635,7 @@ static int k3s_install(struct ctx *x, skiff_err_t *err)
         if (!tmpl) {
                 report(x, "`%s` does not exist: creating it from k3s's base template", tmpl_path);
                 r = write_host(x, created, "", 0644, err);
-        } else if (strcmp(tmpl, next) != 0 && !host_exists(x, backup) &&
-                   !host_exists(x, created)) {
+        } else if (strcmp(tmpl, next) != 0 && !host_exists(x, backup) && !host_exists(x, created)) {
                 r = write_host(x, backup, tmpl, host_mode(x, tmpl_path, 0644), err);
         }
         if (r >= 0)
@@ -651,8 +698,8 @@ static int run(const struct skiff_ctrdsetup_opts *o, struct skiff_ctrdsetup_resu
         return 0;
 }
 
-int skiff_ctrdsetup_install(const struct skiff_ctrdsetup_opts *o, struct skiff_ctrdsetup_result *ret,
-                            skiff_err_t *err)
+int skiff_ctrdsetup_install(const struct skiff_ctrdsetup_opts *o,
+                            struct skiff_ctrdsetup_result *ret, skiff_err_t *err)
 {
         return run(o, ret, true, err);
 }

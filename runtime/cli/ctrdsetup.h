@@ -48,26 +48,26 @@ struct skiff_ctrdsetup_opts {
         const char *host_root;   /* "/" or a directory */
         const char *config_path; /* main config (host path); NULL: chosen by flavor */
         enum skiff_ctrdsetup_flavor flavor;
-        const char *shim_path;  /* installed shim (host path, absolute) */
-        const char *handler;    /* CRI handler / RuntimeClass handler name, e.g. "skiff" */
-        const char *dropin;     /* drop-in (host path); NULL: <config dir>/conf.d/skiff.toml */
-        bool dry_run;           /* compute and report, write nothing */
+        const char *shim_path; /* installed shim (host path, absolute) */
+        const char *handler;   /* CRI handler / RuntimeClass handler name, e.g. "skiff" */
+        const char *dropin;    /* drop-in (host path); NULL: <config dir>/conf.d/skiff.toml */
+        bool dry_run;          /* compute and report, write nothing */
         void (*report)(const char *line, void *userdata); /* one line per action; may be NULL */
         void *userdata;
 };
 
 struct skiff_ctrdsetup_result {
-        bool changed;                        /* a file was (or, dry run, would be) written */
-        enum skiff_ctrdsetup_flavor flavor;  /* as detected */
-        int version;                         /* containerd config version used */
-        char config_path[4096];              /* main config (host path) used */
+        bool changed;                       /* a file was (or, dry run, would be) written */
+        enum skiff_ctrdsetup_flavor flavor; /* as detected */
+        int version;                        /* containerd config version used */
+        char config_path[4096];             /* main config (host path) used */
 };
 
 /* Parses "auto", "containerd", "k3s" (also "rke2"). -EINVAL otherwise. */
 int skiff_ctrdsetup_parse_flavor(const char *s, enum skiff_ctrdsetup_flavor *ret);
 
-int skiff_ctrdsetup_install(const struct skiff_ctrdsetup_opts *o, struct skiff_ctrdsetup_result *ret,
-                            skiff_err_t *err);
+int skiff_ctrdsetup_install(const struct skiff_ctrdsetup_opts *o,
+                            struct skiff_ctrdsetup_result *ret, skiff_err_t *err);
 int skiff_ctrdsetup_uninstall(const struct skiff_ctrdsetup_opts *o,
                               struct skiff_ctrdsetup_result *ret, skiff_err_t *err);
 

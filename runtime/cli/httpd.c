@@ -84,7 +84,8 @@ int skiff_httpd_open(const char *listen_addr, skiff_httpd_handler_cb cb, void *u
                 return skiff_error_set(err, EINVAL, "listen address `%s`: not an IP address",
                                        listen_addr);
         }
-        _cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        _cleanup_close_ int fd =
+            socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return skiff_error_set_errno(err, errno, "socket");
         int one = 1;
@@ -130,8 +131,8 @@ size_t skiff_httpd_pollfds(struct skiff_httpd *h, struct pollfd *fds)
         for (size_t i = 0; i < SKIFF_HTTPD_CONNS; i++) {
                 struct conn *c = &h->conns[i];
                 if (c->fd >= 0)
-                        fds[n++] = (struct pollfd){.fd = c->fd,
-                                                   .events = c->out ? POLLOUT : POLLIN};
+                        fds[n++] =
+                            (struct pollfd){.fd = c->fd, .events = c->out ? POLLOUT : POLLIN};
         }
         return n;
 }
@@ -241,8 +242,7 @@ static void on_readable(struct skiff_httpd *h, struct conn *c)
 static void on_writable(struct conn *c)
 {
         while (c->out_off < c->out_len) {
-                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                                 MSG_NOSIGNAL);
+                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

@@ -14,6 +14,11 @@ static const struct skiff_cli_verb verbs[] = {
         {"node", skiff_cli_node, "install or uninstall skiff on a Kubernetes node"},
         {"agent", skiff_cli_agent, "node agent: metrics, scheduled GC, prefetch"},
         {"gpu", skiff_cli_gpu, "inspect NVIDIA driver discovery and GPU plans"},
+        {"prefetch", skiff_cli_prefetch, "realize environments (closure, profile) without running"},
+        {"run", skiff_cli_run, "run a command in environments, without containerd"},
+        {"publish", skiff_cli_publish, "publish the next generation of an environment to a hub"},
+        {"env", skiff_cli_env, "list the generations of an environment; move its live pointer"},
+        {"sbom", skiff_cli_sbom, "print a CycloneDX SBOM of a generation's closure"},
 };
 
 static void usage(FILE *f)

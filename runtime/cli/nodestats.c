@@ -18,7 +18,7 @@ const double SKIFF_NODESTATS_BUCKETS[SKIFF_NODESTATS_NBUCKET - 1] = {
 };
 
 static const char *const reasons[SKIFF_NODESTATS_REASONS] = {
-    "other", "network", "timeout", "not_found", "verify",    "no_space",
+    "other", "network", "timeout",   "not_found",  "verify",    "no_space",
     "io",    "invalid", "too_large", "permission", "cancelled", "unsupported",
 };
 
@@ -98,13 +98,14 @@ int skiff_nodestats_parse(const char *buf, size_t len, struct skiff_nodestats *r
         skiff_jv *b = skiff_json_get(d, "buckets");
         if (b && (skiff_json_type(b) != SKIFF_JSON_ARRAY ||
                   skiff_json_len(b) != SKIFF_NODESTATS_NBUCKET))
-                return skiff_error_set(err, EBADMSG,
-                                       "duration_seconds.buckets: expected %d counts",
+                return skiff_error_set(err, EBADMSG, "duration_seconds.buckets: expected %d counts",
                                        SKIFF_NODESTATS_NBUCKET);
         for (size_t i = 0; b && i < SKIFF_NODESTATS_NBUCKET; i++)
                 if (skiff_json_u64(skiff_json_at(b, i), &s.buckets[i]) < 0)
-                        return skiff_error_set(err, EBADMSG, "duration_seconds.buckets[%zu]: "
-                                                             "expected a count", i);
+                        return skiff_error_set(err, EBADMSG,
+                                               "duration_seconds.buckets[%zu]: "
+                                               "expected a count",
+                                               i);
         skiff_jv *e = skiff_json_get(root, "errors");
         for (size_t i = 0; i < SKIFF_NODESTATS_REASONS; i++)
                 if ((r = get_u64(e, reasons[i], &s.errors[i], err)) < 0)

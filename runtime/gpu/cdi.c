@@ -58,15 +58,13 @@ static bool valid_device_name(const char *s, size_t n)
         return true;
 }
 
-int skiff_cdi_parse_name(const char *q, char **vendor, char **class_, char **name,
-                         skiff_err_t *err)
+int skiff_cdi_parse_name(const char *q, char **vendor, char **class_, char **name, skiff_err_t *err)
 {
         const char *eq = strchr(q, '=');
         const char *slash = strchr(q, '/');
         if (q[0] == '/' || !eq || !slash || slash > eq)
-                return skiff_error_set(err, EINVAL,
-                                       "`%s` is not a CDI device name (expected vendor/class=name)",
-                                       q);
+                return skiff_error_set(
+                    err, EINVAL, "`%s` is not a CDI device name (expected vendor/class=name)", q);
         size_t vl = (size_t)(slash - q), cl = (size_t)(eq - slash - 1);
         if (!valid_kind_part(q, vl))
                 return skiff_error_set(err, EINVAL, "CDI name `%s`: invalid vendor `%.*s`", q,
@@ -271,8 +269,8 @@ static int dec_mount(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
         if (r < 0)
                 return r;
         if (m->container_path[0] != '/')
-                return skiff_error_set(err, EINVAL, "%s.containerPath: `%s` is not absolute",
-                                       path, m->container_path);
+                return skiff_error_set(err, EINVAL, "%s.containerPath: `%s` is not absolute", path,
+                                       m->container_path);
         return 0;
 }
 
@@ -306,8 +304,7 @@ static int dec_hook(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
                 return skiff_error_set(err, EINVAL, "%s.hookName: unknown hook `%s`", path,
                                        h->hook_name);
         if (h->path[0] != '/')
-                return skiff_error_set(err, EINVAL, "%s.path: `%s` is not absolute", path,
-                                       h->path);
+                return skiff_error_set(err, EINVAL, "%s.path: `%s` is not absolute", path, h->path);
         if (raw.timeout.has && raw.timeout.v <= 0)
                 return skiff_error_set(err, EINVAL, "%s.timeout: must be positive", path);
         h->has_timeout = raw.timeout.has;
@@ -325,8 +322,8 @@ static int dec_nodes(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 static int dec_mounts(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
 {
         struct skiff_cdi_edits *e = (void *)((char *)f - offsetof(struct skiff_cdi_edits, mounts));
-        return dec_array(v, path, (void **)&e->mounts, &e->n_mounts, sizeof(*e->mounts),
-                         dec_mount, err);
+        return dec_array(v, path, (void **)&e->mounts, &e->n_mounts, sizeof(*e->mounts), dec_mount,
+                         err);
 }
 
 static int dec_hooks(skiff_jv *v, const char *path, void *f, skiff_err_t *err)
@@ -468,8 +465,9 @@ int skiff_cdi_spec_parse(const char *buf, size_t len, const char *path, int prio
         while (i < SKIFF_ARRAY_SIZE(known_versions) && strcmp(known_versions[i], ver) != 0)
                 i++;
         if (i == SKIFF_ARRAY_SIZE(known_versions))
-                return skiff_error_set(err, EINVAL, "CDI spec `%s`: cdiVersion: unknown version `%s`",
-                                       where, s->version);
+                return skiff_error_set(err, EINVAL,
+                                       "CDI spec `%s`: cdiVersion: unknown version `%s`", where,
+                                       s->version);
         const char *slash = strchr(kind, '/');
         if (!slash || !valid_kind_part(kind, (size_t)(slash - kind)) ||
             !valid_kind_part(slash + 1, strlen(slash + 1)))

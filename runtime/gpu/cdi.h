@@ -99,9 +99,9 @@ int skiff_cdi_spec_parse(const char *buf, size_t len, const char *path, int prio
                          struct skiff_cdi_spec **ret, skiff_err_t *err);
 struct skiff_cdi_spec *skiff_cdi_spec_free(struct skiff_cdi_spec *s); /* NULL-safe */
 
-/* Loads every `.json` file (and `.yaml`/`.yml` files whose content is JSON) of dirs (NULL-terminated, increasing
- * priority; NULL = {"/etc/cdi", "/var/run/cdi"}). Missing directories are skipped; other
- * directory errors fail. Blocks on file I/O only. */
+/* Loads every `.json` file (and `.yaml`/`.yml` files whose content is JSON) of dirs
+ * (NULL-terminated, increasing priority; NULL = {"/etc/cdi", "/var/run/cdi"}). Missing directories
+ * are skipped; other directory errors fail. Blocks on file I/O only. */
 int skiff_cdi_registry_load(const char *const *dirs, struct skiff_cdi_registry **ret,
                             skiff_err_t *err);
 /* Adds a parsed spec (takes ownership). */

@@ -27,10 +27,10 @@
 #include "gpu/nvenv.h"
 #include "oci/mounts.h"
 
-#define MAX_PROC_FILE  (1u << 20)
-#define MAX_GPUS       64
-#define MAX_LIBS       512
-#define PROBE_TIMEOUT  10000 /* ms */
+#define MAX_PROC_FILE (1u << 20)
+#define MAX_GPUS      64
+#define MAX_LIBS      512
+#define PROBE_TIMEOUT 10000 /* ms */
 
 /* Library directories tried under the driver root after the ld.so.cache. */
 static const char *const lib_dirs[] = {
@@ -415,8 +415,7 @@ static bool has_version_suffix(const char *name, const char *version)
 
 /* libdir: the cache's libcuda.so.1 when it resolves to libcuda.so.<version>, else the first
  * fixed directory holding libcuda.so.<version>. */
-static int find_libdir(struct skiff_driver *d, int rootfd, const char *cache_path,
-                       skiff_err_t *err)
+static int find_libdir(struct skiff_driver *d, int rootfd, const char *cache_path, skiff_err_t *err)
 {
         _cleanup_free_ char *want = xasprintf("libcuda.so.%s", d->version);
         _cleanup_(skiff_ldcache_freep) struct skiff_ldcache *cache = NULL;
@@ -431,8 +430,7 @@ static int find_libdir(struct skiff_driver *d, int rootfd, const char *cache_pat
                         _cleanup_free_ char *real = NULL;
                         struct stat st;
                         if (resolve_in_root(rootfd, e->value, &real, &st) < 0 ||
-                            !S_ISREG(st.st_mode) ||
-                            strcmp(skiff_path_basename(real), want) != 0)
+                            !S_ISREG(st.st_mode) || strcmp(skiff_path_basename(real), want) != 0)
                                 continue;
                         d->libdir = skiff_path_dirname(real);
                         return 0;
@@ -508,12 +506,12 @@ static void find_bins(struct skiff_driver *d, int rootfd)
 {
         for (size_t b = 0; b < SKIFF_ARRAY_SIZE(bin_table); b++)
                 for (size_t i = 0; i < SKIFF_ARRAY_SIZE(bin_dirs); i++) {
-                        _cleanup_free_ char *rel = xasprintf("/%s/%s", bin_dirs[i],
-                                                             bin_table[b].name);
+                        _cleanup_free_ char *rel =
+                            xasprintf("/%s/%s", bin_dirs[i], bin_table[b].name);
                         _cleanup_free_ char *real = NULL;
                         struct stat st;
-                        if (resolve_in_root(rootfd, rel, &real, &st) < 0 ||
-                            !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                        if (resolve_in_root(rootfd, rel, &real, &st) < 0 || !S_ISREG(st.st_mode) ||
+                            !(st.st_mode & 0111))
                                 continue;
                         d->bins = xreallocarray(d->bins, d->n_bins + 1, sizeof(*d->bins));
                         d->bins[d->n_bins++] = (struct skiff_driver_file){

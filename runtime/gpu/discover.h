@@ -31,8 +31,8 @@ struct skiff_discover_config {
 
 /* Which capability (NVIDIA_DRIVER_CAPABILITIES bit, nvenv.h) needs a file. */
 struct skiff_driver_file {
-        char *path;   /* resolved host path (absolute) */
-        char *name;   /* file name, with the subdirectory for vdpau ("vdpau/libvdpau_nvidia.so.V") */
+        char *path; /* resolved host path (absolute) */
+        char *name; /* file name, with the subdirectory for vdpau ("vdpau/libvdpau_nvidia.so.V") */
         char *soname; /* DT_SONAME (libraries) or NULL */
         unsigned caps;
 };
@@ -54,12 +54,12 @@ struct skiff_mig_cap {
 
 struct skiff_driver {
         char *root, *proc_root, *dev_root;
-        char *version;      /* "580.159.04" */
-        char *libdir;       /* host directory of libcuda.so.<version> */
-        char *cuda_version; /* "13.0", or NULL when unknown */
-        const char *cuda_version_source; /* "note", "probe" or NULL; static */
+        char *version;                              /* "580.159.04" */
+        char *libdir;                               /* host directory of libcuda.so.<version> */
+        char *cuda_version;                         /* "13.0", or NULL when unknown */
+        const char *cuda_version_source;            /* "note", "probe" or NULL; static */
         uint32_t major_uvm, major_caps, major_imex; /* from /proc/devices; 0 = absent */
-        struct skiff_gpu_device *gpus; /* in PCI order */
+        struct skiff_gpu_device *gpus;              /* in PCI order */
         size_t n_gpus;
         struct skiff_mig_cap *mig;
         size_t n_mig;
@@ -70,7 +70,7 @@ struct skiff_driver {
         struct skiff_driver_file *bins;
         size_t n_bins;
         char *persistenced_socket, *fabricmanager_socket, *mps_dir; /* host paths or NULL */
-        char *params_path; /* <proc>/driver/nvidia/params, or NULL */
+        char *params_path;   /* <proc>/driver/nvidia/params, or NULL */
         char *params_masked; /* its content with ModifyDeviceFiles set to 0, or NULL */
 };
 

@@ -52,8 +52,8 @@ static int src_read(const struct src *s, uint64_t off, void *buf, size_t len, co
 }
 
 /* Reads a table of n entries of entsize bytes, capped at max bytes in all. */
-static int read_table(const struct src *s, uint64_t off, uint64_t n, uint64_t entsize,
-                      uint64_t max, const char *what, void **ret, skiff_err_t *err)
+static int read_table(const struct src *s, uint64_t off, uint64_t n, uint64_t entsize, uint64_t max,
+                      const char *what, void **ret, skiff_err_t *err)
 {
         if (entsize && n > max / entsize)
                 return skiff_error_set(err, EBADMSG, "%s is too large", what);
@@ -84,8 +84,8 @@ static int load_sections(const struct src *s, struct elf64 *e, skiff_err_t *err)
                                        MAX_SECTIONS);
         void *sh = NULL;
         int r = read_table(s, e->eh.e_shoff, e->eh.e_shnum, sizeof(Elf64_Shdr),
-                           (uint64_t)MAX_SECTIONS * sizeof(Elf64_Shdr), "section header table",
-                           &sh, err);
+                           (uint64_t)MAX_SECTIONS * sizeof(Elf64_Shdr), "section header table", &sh,
+                           err);
         if (r < 0)
                 return r;
         e->sh = sh;
@@ -101,8 +101,8 @@ static int load_strtab(const struct src *s, const struct elf64 *e, size_t idx, c
                 return skiff_error_set(err, EBADMSG, "%s section index %zu is invalid", what, idx);
         const Elf64_Shdr *sh = &e->sh[idx];
         if (sh->sh_type != SHT_STRTAB)
-                return skiff_error_set(err, EBADMSG, "%s section %zu is not a string table",
-                                       what, idx);
+                return skiff_error_set(err, EBADMSG, "%s section %zu is not a string table", what,
+                                       idx);
         if (sh->sh_size > MAX_STRTAB)
                 return skiff_error_set(err, EBADMSG, "%s is larger than %u bytes", what,
                                        MAX_STRTAB);
@@ -196,7 +196,8 @@ static int read_cuda_note(const struct src *s, const Elf64_Shdr *sh, struct skif
                 const uint8_t *desc = buf + pos;
                 size_t adv = align4(descsz);
                 pos = adv > size - pos ? size : pos + adv;
-                if (namesz == owner_len && memcmp(name, SKIFF_ELF_CUDA_NOTE_OWNER, owner_len) == 0) {
+                if (namesz == owner_len &&
+                    memcmp(name, SKIFF_ELF_CUDA_NOTE_OWNER, owner_len) == 0) {
                         size_t n = descsz;
                         while (n > 0 && desc[n - 1] == '\0')
                                 n--;
@@ -211,8 +212,8 @@ static int read_cuda_note(const struct src *s, const Elf64_Shdr *sh, struct skif
         return 0;
 }
 
-static int inspect_sections(const struct src *s, const struct elf64 *e,
-                            struct skiff_elf_info *info, skiff_err_t *err);
+static int inspect_sections(const struct src *s, const struct elf64 *e, struct skiff_elf_info *info,
+                            skiff_err_t *err);
 
 static int inspect(const struct src *s, struct skiff_elf_info *ret, skiff_err_t *err)
 {
@@ -266,8 +267,8 @@ static int inspect(const struct src *s, struct skiff_elf_info *ret, skiff_err_t 
         return 0;
 }
 
-static int inspect_sections(const struct src *s, const struct elf64 *e,
-                            struct skiff_elf_info *info, skiff_err_t *err)
+static int inspect_sections(const struct src *s, const struct elf64 *e, struct skiff_elf_info *info,
+                            skiff_err_t *err)
 {
         int r = read_soname(s, e, info, err);
         if (r < 0)
@@ -304,8 +305,7 @@ int skiff_elf_inspect_fd(int fd, struct skiff_elf_info *ret, skiff_err_t *err)
         return inspect(&s, ret, err);
 }
 
-int skiff_elf_inspect_mem(const void *buf, size_t len, struct skiff_elf_info *ret,
-                          skiff_err_t *err)
+int skiff_elf_inspect_mem(const void *buf, size_t len, struct skiff_elf_info *ret, skiff_err_t *err)
 {
         struct src s = {.mem = buf ? buf : (const uint8_t *)"", .fd = -1, .size = buf ? len : 0};
         return inspect(&s, ret, err);

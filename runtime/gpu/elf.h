@@ -19,7 +19,7 @@ struct skiff_elf_info {
         uint8_t elf_class; /* 1 = ELF32, 2 = ELF64 */
         uint16_t machine;  /* e_machine (62 = x86-64, 183 = aarch64, 3 = i386) */
         char *soname;      /* DT_SONAME, or NULL when absent (or for ELF32, which is not read) */
-        char *cuda_note;   /* the note's descriptor without trailing NULs, NUL-terminated; or NULL */
+        char *cuda_note; /* the note's descriptor without trailing NULs, NUL-terminated; or NULL */
         size_t cuda_note_len;
 };
 

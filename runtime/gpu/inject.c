@@ -34,8 +34,7 @@ static void env_prepend(char ***env, const char *key, const char *dir, bool appe
         skiff_strv_env_set(env, key, v);
 }
 
-int skiff_gpu_inject_spec(const struct skiff_gpu_plan *p, struct skiff_spec *spec,
-                          skiff_err_t *err)
+int skiff_gpu_inject_spec(const struct skiff_gpu_plan *p, struct skiff_spec *spec, skiff_err_t *err)
 {
         if (!p->active)
                 return 0;
@@ -51,8 +50,8 @@ int skiff_gpu_inject_spec(const struct skiff_gpu_plan *p, struct skiff_spec *spe
                         if (strcmp(lx->devices[j].path, n->path) == 0)
                                 d = &lx->devices[j];
                 if (!d) {
-                        lx->devices = xreallocarray(lx->devices, lx->n_devices + 1,
-                                                    sizeof(*lx->devices));
+                        lx->devices =
+                            xreallocarray(lx->devices, lx->n_devices + 1, sizeof(*lx->devices));
                         d = &lx->devices[lx->n_devices++];
                         *d = (struct skiff_spec_device){.path = xstrdup(n->path)};
                 }
@@ -103,8 +102,8 @@ int skiff_gpu_inject_spec(const struct skiff_gpu_plan *p, struct skiff_spec *spe
                         seen = u->additional_gids[j] == p->gids[i];
                 if (seen)
                         continue;
-                u->additional_gids = xreallocarray(u->additional_gids, u->n_additional_gids + 1,
-                                                   sizeof(uint32_t));
+                u->additional_gids =
+                    xreallocarray(u->additional_gids, u->n_additional_gids + 1, sizeof(uint32_t));
                 u->additional_gids[u->n_additional_gids++] = p->gids[i];
         }
         return 0;
@@ -183,8 +182,8 @@ static int open_or_create(int rootfd, const char *path, bool dir, struct undo *u
                         continue;
                 _cleanup_free_ char *prefix = xstrndup(clean, (size_t)(s - clean));
                 _cleanup_close_ int fd = -EBADF;
-                int r = skiff_mounts_open_in_root(rootfd, prefix, SKIFF_MOUNTS_NO_CREATE, &fd,
-                                                  NULL);
+                int r =
+                    skiff_mounts_open_in_root(rootfd, prefix, SKIFF_MOUNTS_NO_CREATE, &fd, NULL);
                 if (r == -ENOENT) {
                         for (char *t = s;; t++) {
                                 if (*t == '/' || *t == '\0')
@@ -198,9 +197,8 @@ static int open_or_create(int rootfd, const char *path, bool dir, struct undo *u
                 if (*s == '\0')
                         break;
         }
-        int r = skiff_mounts_open_in_root(rootfd, clean,
-                                          dir ? SKIFF_MOUNTS_MKDIR : SKIFF_MOUNTS_MKFILE, ret_fd,
-                                          err);
+        int r = skiff_mounts_open_in_root(
+            rootfd, clean, dir ? SKIFF_MOUNTS_MKDIR : SKIFF_MOUNTS_MKFILE, ret_fd, err);
         size_t n = skiff_strv_len(missing);
         for (size_t i = 0; i < n; i++) {
                 /* Record what exists now, even on failure, so the undo can remove it. */
@@ -374,8 +372,8 @@ static int setup_driver_dir(int rootfd, const struct skiff_gpu_plan *p, struct u
                 if (!under(m->target, SKIFF_GPU_DRIVER_DIR))
                         continue;
                 /* Submounts of the tmpfs go away with it: no undo entry needed. */
-                r = bind_file(rootfd, m->source, m->target, MS_RDONLY | MS_NOSUID | MS_NODEV,
-                              NULL, err);
+                r = bind_file(rootfd, m->source, m->target, MS_RDONLY | MS_NOSUID | MS_NODEV, NULL,
+                              err);
                 if (r < 0)
                         return r;
         }
@@ -422,8 +420,7 @@ static int setup_ld_so_cache(int rootfd, const struct skiff_gpu_plan *p, struct 
         char sp[32];
         fdpath(sp, src);
         int mfd = -EBADF;
-        r = bind_file(rootfd, sp, "/etc/ld.so.cache", MS_RDONLY | MS_NOSUID | MS_NODEV, &mfd,
-                      err);
+        r = bind_file(rootfd, sp, "/etc/ld.so.cache", MS_RDONLY | MS_NOSUID | MS_NODEV, &mfd, err);
         if (r < 0)
                 return r;
         undo_mount(u, mfd);
@@ -457,8 +454,7 @@ static int setup_loader(int rootfd, const struct skiff_gpu_plan *p, struct undo 
         return 0;
 }
 
-static int setup_proc(int rootfd, const struct skiff_gpu_plan *p, struct undo *u,
-                      skiff_err_t *err)
+static int setup_proc(int rootfd, const struct skiff_gpu_plan *p, struct undo *u, skiff_err_t *err)
 {
         if (!p->mask_proc)
                 return 0;

@@ -71,8 +71,8 @@ static int get_string(const struct skiff_ldcache *c, uint64_t base, uint32_t off
                                        idx, what, off);
         const char *s = c->data + at;
         if (!memchr(s, '\0', c->size - at))
-                return skiff_error_set(err, EBADMSG, "entry %zu: %s string is not terminated",
-                                       idx, what);
+                return skiff_error_set(err, EBADMSG, "entry %zu: %s string is not terminated", idx,
+                                       what);
         *ret = s;
         return 0;
 }

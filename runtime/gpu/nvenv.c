@@ -79,8 +79,9 @@ static bool parse_hex_field(const char *s, size_t n, size_t max_digits, uint32_t
         for (size_t i = 0; i < n; i++) {
                 if (!is_hex(s[i]))
                         return false;
-                v = v * 16 + (uint32_t)(isdigit((unsigned char)s[i]) ? s[i] - '0'
-                                                                     : (tolower((unsigned char)s[i]) - 'a' + 10));
+                v = v * 16 + (uint32_t)(isdigit((unsigned char)s[i])
+                                            ? s[i] - '0'
+                                            : (tolower((unsigned char)s[i]) - 'a' + 10));
         }
         *ret = v;
         return true;
@@ -139,8 +140,7 @@ int skiff_nvenv_parse_id(const char *tok, struct skiff_nvenv_id *ret, skiff_err_
         } else if (colon && strchr(colon + 1, ':')) {
                 _cleanup_free_ char *pci = skiff_nvenv_normalize_pci(tok);
                 if (!pci)
-                        return skiff_error_set(err, EINVAL, "device `%s`: invalid PCI bus id",
-                                               tok);
+                        return skiff_error_set(err, EINVAL, "device `%s`: invalid PCI bus id", tok);
                 id.kind = SKIFF_NVENV_ID_PCI;
                 id.str = TAKE_PTR(pci);
                 *ret = id;
@@ -207,8 +207,7 @@ static void devices_add(struct skiff_nvenv_devices *d, struct skiff_nvenv_id *id
         d->ids[d->n_ids++] = *id;
 }
 
-int skiff_nvenv_parse_devices(const char *value, struct skiff_nvenv_devices *ret,
-                              skiff_err_t *err)
+int skiff_nvenv_parse_devices(const char *value, struct skiff_nvenv_devices *ret, skiff_err_t *err)
 {
         struct skiff_nvenv_devices d = {.visible = SKIFF_NVENV_UNSET};
         if (!value) {
@@ -305,7 +304,7 @@ int skiff_nvenv_parse_caps(const char *value, unsigned *ret, skiff_err_t *err)
 
 char *skiff_nvenv_caps_string(unsigned caps)
 {
-        static const char *names[] = {"compute", "utility", "graphics", "video",
+        static const char *names[] = {"compute", "utility",  "graphics", "video",
                                       "display", "compat32", "ngx"};
         _cleanup_strbuf_ struct skiff_strbuf sb = SKIFF_STRBUF_INIT;
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(names); i++)
@@ -470,8 +469,7 @@ static int channel_mounts(const struct skiff_spec *spec, struct skiff_nvenv_requ
         }
         if (any) {
                 req->source = SKIFF_NVENV_SOURCE_MOUNTS;
-                req->devices.visible =
-                    req->devices.n_ids ? SKIFF_NVENV_LIST : SKIFF_NVENV_NONE;
+                req->devices.visible = req->devices.n_ids ? SKIFF_NVENV_LIST : SKIFF_NVENV_NONE;
         }
         return 0;
 }
@@ -513,9 +511,8 @@ static int channel_env(const struct skiff_spec *spec, const struct skiff_gpu_pol
                 if (!t[0] || strcmp(t, "all") == 0) /* "all" is ignored in env form */
                         continue;
                 if (!parse_dec(t, strlen(t), &ch))
-                        return skiff_error_set(err, EINVAL,
-                                               "env `NVIDIA_IMEX_CHANNELS`: invalid channel `%s`",
-                                               t);
+                        return skiff_error_set(
+                            err, EINVAL, "env `NVIDIA_IMEX_CHANNELS`: invalid channel `%s`", t);
                 if (!skiff_strv_contains(req->imex_channels, t))
                         skiff_strv_push(&req->imex_channels, t);
         }
@@ -576,8 +573,8 @@ int skiff_nvenv_request_from_spec(const struct skiff_spec *spec,
         }
 
         char *const *env = spec->has_process ? spec->process.env : NULL;
-        r = skiff_nvenv_parse_caps(skiff_strv_env_get(env, "NVIDIA_DRIVER_CAPABILITIES"),
-                                   &req.caps, err);
+        r = skiff_nvenv_parse_caps(skiff_strv_env_get(env, "NVIDIA_DRIVER_CAPABILITIES"), &req.caps,
+                                   err);
         if (r < 0) {
                 skiff_nvenv_request_done(&req);
                 return skiff_error_wrap(err, "env `NVIDIA_DRIVER_CAPABILITIES`");

@@ -7,11 +7,11 @@
  *   2. CDI        annotations whose key starts with the CDI prefix (default `cdi.k8s.io/`), keys
  *                 sorted, each value a comma list of fully-qualified CDI names.
  *   3. MOUNTS     bind mounts of `/dev/null` onto `/var/run/nvidia-container-devices/<id>` (the
- *                 device plugin's volume-mounts strategy); `<id>` may be `cdi/<vendor>/<class>=<name>`
- *                 or `cdi/<vendor>/<class>/<name>` (a CDI name) or `imex/<channel>`.
- *   4. ENV        NVIDIA_VISIBLE_DEVICES: honoured only for a privileged container (CAP_SYS_ADMIN in
- *                 the bounding set) or when the node policy accepts it from unprivileged pods,
- *                 because any pod can set it itself (gpu.md §4.1). Default: not accepted.
+ *                 device plugin's volume-mounts strategy); `<id>` may be
+ * `cdi/<vendor>/<class>=<name>` or `cdi/<vendor>/<class>/<name>` (a CDI name) or `imex/<channel>`.
+ *   4. ENV        NVIDIA_VISIBLE_DEVICES: honoured only for a privileged container (CAP_SYS_ADMIN
+ * in the bounding set) or when the node policy accepts it from unprivileged pods, because any pod
+ * can set it itself (gpu.md §4.1). Default: not accepted.
  *
  * Trust: SPEC, CDI and MOUNTS are written by the kubelet from the device plugin's Allocate
  * answer (a pod cannot create device nodes, `cdi.k8s.io/` annotations reach config.json only
@@ -31,9 +31,9 @@
 
 struct skiff_spec;
 
-#define SKIFF_NVENV_MAX_DEVICES  256 /* tokens in one device list */
-#define SKIFF_NVENV_MOUNT_DIR    "/var/run/nvidia-container-devices"
-#define SKIFF_NVENV_CDI_PREFIX   "cdi.k8s.io/"
+#define SKIFF_NVENV_MAX_DEVICES 256 /* tokens in one device list */
+#define SKIFF_NVENV_MOUNT_DIR   "/var/run/nvidia-container-devices"
+#define SKIFF_NVENV_CDI_PREFIX  "cdi.k8s.io/"
 
 /* NVIDIA_DRIVER_CAPABILITIES bits. */
 enum {
@@ -84,8 +84,7 @@ struct skiff_nvenv_devices {
 /* Parses a NVIDIA_VISIBLE_DEVICES value (NULL = unset) per gpu.md §4.2: tokens split at ',',
  * surrounding blanks trimmed, empty tokens skipped. `all` and `none` must stand alone. Errors
  * (-EINVAL) quote the token: "device `GPU-xyz`: invalid GPU UUID". Release with _done. */
-int skiff_nvenv_parse_devices(const char *value, struct skiff_nvenv_devices *ret,
-                              skiff_err_t *err);
+int skiff_nvenv_parse_devices(const char *value, struct skiff_nvenv_devices *ret, skiff_err_t *err);
 void skiff_nvenv_devices_done(struct skiff_nvenv_devices *d); /* NULL-safe; zeroes *d */
 /* Parses one token (no commas) into *ret (caller-allocated, ret->str owned). */
 int skiff_nvenv_parse_id(const char *token, struct skiff_nvenv_id *ret, skiff_err_t *err);
@@ -109,7 +108,10 @@ struct skiff_gpu_policy {
         bool accept_cdi_annotations;  /* default true */
         const char *cdi_prefix;       /* NULL = SKIFF_NVENV_CDI_PREFIX; not owned */
 };
-#define SKIFF_GPU_POLICY_DEFAULT {false, true, true, NULL}
+#define SKIFF_GPU_POLICY_DEFAULT                                                                   \
+        {                                                                                          \
+                false, true, true, NULL                                                            \
+        }
 
 enum skiff_nvenv_source {
         SKIFF_NVENV_SOURCE_NONE, /* not a GPU container: leave it untouched */
@@ -126,7 +128,8 @@ struct skiff_nvenv_request {
         char **cdi_devices;    /* CDI names (CDI source; CDI ids of MOUNTS and ENV), strv */
         uint32_t *spec_minors; /* SPEC: minors of /dev/nvidia<N> nodes present in linux.devices */
         size_t n_spec_minors;
-        char **imex_channels; /* MOUNTS imex/<n> and NVIDIA_IMEX_CHANNELS (trusted with ENV), strv */
+        char *
+            *imex_channels; /* MOUNTS imex/<n> and NVIDIA_IMEX_CHANNELS (trusted with ENV), strv */
         unsigned caps;
         char **requires;      /* alternating name, value: every NVIDIA_REQUIRE_* except _JETPACK */
         bool disable_require; /* NVIDIA_DISABLE_REQUIRE is true */

@@ -19,10 +19,10 @@
 #include "gpu/require.h"
 #include "oci/spec.h"
 
-#define NV_MAJOR       195
-#define NV_CTL_MINOR   255
-#define NV_MODESET     254
-#define HOST_LOADER    "/lib64/ld-linux-x86-64.so.2"
+#define NV_MAJOR     195
+#define NV_CTL_MINOR 255
+#define NV_MODESET   254
+#define HOST_LOADER  "/lib64/ld-linux-x86-64.so.2"
 
 /* Unversioned development links created next to their SONAME when that SONAME is mounted. */
 static const char *const dev_links[][2] = {
@@ -113,15 +113,15 @@ static void add_node(struct skiff_gpu_plan *p, const struct skiff_driver *drv, c
         snprintf(n->access, sizeof(n->access), "%s", access);
 }
 
-static void add_mount(struct skiff_gpu_plan *p, const char *source, const char *target,
-                      bool is_dir, bool optional)
+static void add_mount(struct skiff_gpu_plan *p, const char *source, const char *target, bool is_dir,
+                      bool optional)
 {
         for (size_t i = 0; i < p->n_mounts; i++)
                 if (strcmp(p->mounts[i].target, target) == 0)
                         return;
         p->mounts = xreallocarray(p->mounts, p->n_mounts + 1, sizeof(*p->mounts));
-        p->mounts[p->n_mounts++] = (struct skiff_gpu_mount){xstrdup(source), xstrdup(target),
-                                                             is_dir, optional};
+        p->mounts[p->n_mounts++] =
+            (struct skiff_gpu_mount){xstrdup(source), xstrdup(target), is_dir, optional};
 }
 
 static bool has_link(const struct skiff_gpu_plan *p, const char *path)
@@ -183,8 +183,8 @@ static int add_mig_cap(struct skiff_gpu_plan *p, const struct skiff_driver *drv,
                 add_node(p, drv, path, drv->major_caps, c->minor, 0444, "rw");
                 return 0;
         }
-        return skiff_error_set(err, EINVAL, "device `%s`: no MIG capability for GPU %u GI %u%s",
-                               id, gpu, gi, is_ci ? " CI" : "");
+        return skiff_error_set(err, EINVAL, "device `%s`: no MIG capability for GPU %u GI %u%s", id,
+                               gpu, gi, is_ci ? " CI" : "");
 }
 
 static int select_id(struct skiff_gpu_plan *p, const struct skiff_driver *drv,
@@ -220,8 +220,9 @@ static int select_id(struct skiff_gpu_plan *p, const struct skiff_driver *drv,
                 break;
         }
         if (!g)
-                return skiff_error_set(err, EINVAL, "device `%s`: unknown device (the node has %zu "
-                                                    "GPU%s)",
+                return skiff_error_set(err, EINVAL,
+                                       "device `%s`: unknown device (the node has %zu "
+                                       "GPU%s)",
                                        id->str, drv->n_gpus, drv->n_gpus == 1 ? "" : "s");
         select_gpu(p, drv, g);
         if (id->kind != SKIFF_NVENV_ID_MIG_LEGACY)
@@ -312,9 +313,8 @@ static int apply_cdi(struct skiff_gpu_plan *p, const struct skiff_driver *drv,
         return 0;
 }
 
-static int check_requirements(const struct skiff_nvenv_request *req,
-                              const struct skiff_driver *drv, const struct skiff_gpu_config *cfg,
-                              skiff_err_t *err)
+static int check_requirements(const struct skiff_nvenv_request *req, const struct skiff_driver *drv,
+                              const struct skiff_gpu_config *cfg, skiff_err_t *err)
 {
         struct skiff_require_facts f = {.cuda = drv->cuda_version, .driver = drv->version};
         if (!req->disable_require)
@@ -343,15 +343,14 @@ static void plan_driver_files(struct skiff_gpu_plan *p, const struct skiff_drive
                 _cleanup_free_ char *dir = skiff_path_dirname(l->name);
                 bool top = strcmp(dir, ".") == 0;
                 if (l->soname && strcmp(l->soname, skiff_path_basename(l->name)) != 0) {
-                        _cleanup_free_ char *link = top ? skiff_path_join(SKIFF_GPU_LIB_DIR,
-                                                                          l->soname)
-                                                        : xasprintf(SKIFF_GPU_LIB_DIR "/%s/%s",
-                                                                    dir, l->soname);
+                        _cleanup_free_ char *link =
+                            top ? skiff_path_join(SKIFF_GPU_LIB_DIR, l->soname)
+                                : xasprintf(SKIFF_GPU_LIB_DIR "/%s/%s", dir, l->soname);
                         add_link(p, link, skiff_path_basename(l->name));
                 }
                 if (top && l->soname) {
-                        skiff_strv_push_take(&values, skiff_path_join(SKIFF_GPU_LIB_DIR,
-                                                                      l->soname));
+                        skiff_strv_push_take(&values,
+                                             skiff_path_join(SKIFF_GPU_LIB_DIR, l->soname));
                         cache = xreallocarray(cache, n_cache + 1, sizeof(*cache));
                         cache[n_cache++] = (struct skiff_ldcache_wentry){
                             l->soname, NULL, skiff_ldcache_host_flags()};
@@ -388,8 +387,8 @@ static void plan_driver_files(struct skiff_gpu_plan *p, const struct skiff_drive
         }
         if (skiff_strv_contains(values, SKIFF_GPU_LIB_DIR "/libnvidia-opencl.so.1")) {
                 char *icd = xstrdup(SKIFF_GPU_LIB_DIR "/libnvidia-opencl.so.1\n");
-                add_file(p, SKIFF_GPU_DRIVER_DIR "/etc/OpenCL/vendors/nvidia.icd", icd,
-                         strlen(icd), 0644);
+                add_file(p, SKIFF_GPU_DRIVER_DIR "/etc/OpenCL/vendors/nvidia.icd", icd, strlen(icd),
+                         0644);
         }
         for (size_t i = 0; i < drv->n_bins; i++) {
                 if (!(drv->bins[i].caps & p->caps))
@@ -404,8 +403,8 @@ static void plan_driver_files(struct skiff_gpu_plan *p, const struct skiff_drive
                         add_mount(p, drv->persistenced_socket, "/run/nvidia-persistenced/socket",
                                   false, true);
                 if (drv->fabricmanager_socket)
-                        add_mount(p, drv->fabricmanager_socket,
-                                  "/run/nvidia-fabricmanager/socket", false, true);
+                        add_mount(p, drv->fabricmanager_socket, "/run/nvidia-fabricmanager/socket",
+                                  false, true);
         }
         if ((p->caps & SKIFF_NVENV_CAP_COMPUTE) && drv->mps_dir)
                 add_mount(p, drv->mps_dir, "/tmp/nvidia-mps", true, true);
@@ -578,8 +577,8 @@ int skiff_gpu_plan_to_json(const struct skiff_gpu_plan *p, char **out, skiff_err
                 skiff_json_gen_array_open(g);
                 for (size_t i = 0; i < p->n_nodes; i++) {
                         const struct skiff_gpu_node *n = &p->nodes[i];
-                        _cleanup_free_ char *s = xasprintf("%s c %u:%u %04o %s", n->path,
-                                                           n->major, n->minor, n->mode, n->access);
+                        _cleanup_free_ char *s = xasprintf("%s c %u:%u %04o %s", n->path, n->major,
+                                                           n->minor, n->mode, n->access);
                         skiff_json_gen_string(g, s);
                 }
                 skiff_json_gen_array_close(g);

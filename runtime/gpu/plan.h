@@ -42,8 +42,8 @@ struct skiff_gpu_node {
         char *path; /* container path */
         char type;  /* 'c' */
         uint32_t major, minor;
-        uint32_t mode;     /* file mode bits */
-        char access[4];    /* cgroup access, "rw" (CDI may say otherwise) */
+        uint32_t mode;  /* file mode bits */
+        char access[4]; /* cgroup access, "rw" (CDI may say otherwise) */
         bool has_uid, has_gid;
         uint32_t uid, gid;
 };
@@ -72,7 +72,7 @@ struct skiff_gpu_plan {
         enum skiff_nvenv_source source;
         unsigned caps;
         char *driver_version, *cuda_version; /* NULL when inactive / unknown */
-        char **gpus;                          /* selected GPU UUIDs, strv */
+        char **gpus;                         /* selected GPU UUIDs, strv */
         struct skiff_gpu_node *nodes;
         size_t n_nodes;
         /* Under SKIFF_GPU_DRIVER_DIR, in order: files, links, then mounts whose target is
@@ -85,8 +85,8 @@ struct skiff_gpu_plan {
         size_t n_mounts;
         /* /proc/driver/nvidia masking (when the container mounts procfs at /proc) */
         bool mask_proc;
-        char *proc_params; /* masked params content */
-        char *proc_version_source; /* host path of the version file, or NULL */
+        char *proc_params;                 /* masked params content */
+        char *proc_version_source;         /* host path of the version file, or NULL */
         struct skiff_gpu_mount *proc_gpus; /* host gpus/<bus> -> /proc/driver/nvidia/gpus/<bus> */
         size_t n_proc_gpus;
         bool bind_ld_so_cache; /* bind etc/ld.so.cache over /etc/ld.so.cache */
@@ -96,7 +96,7 @@ struct skiff_gpu_plan {
         char *path_append;     /* append this dir to PATH, or NULL */
         uint32_t *gids;        /* additionalGids from CDI */
         size_t n_gids;
-        char **hooks;          /* CDI hooks, recorded as "<hookName> <path> <args...>", not run */
+        char **hooks; /* CDI hooks, recorded as "<hookName> <path> <args...>", not run */
 };
 
 struct skiff_gpu_config {

@@ -21,7 +21,8 @@ static const struct {
         const char *s;
         enum op op;
 } op_table[] = {
-    {">=", OP_GE}, {"<=", OP_LE}, {"!=", OP_NE}, {"==", OP_EQ}, {">", OP_GT}, {"<", OP_LT}, {"=", OP_EQ},
+    {">=", OP_GE}, {"<=", OP_LE}, {"!=", OP_NE}, {"==", OP_EQ},
+    {">", OP_GT},  {"<", OP_LT},  {"=", OP_EQ},
 };
 
 /* Parses an operator at s; returns its length or 0. */
@@ -150,8 +151,8 @@ int skiff_require_check(const char *name, const char *expr, const struct skiff_r
                         skiff_err_t *err)
 {
         if (strlen(expr) > MAX_EXPR)
-                return skiff_error_set(err, EINVAL, "requirement `%s`: longer than %d bytes",
-                                       name, MAX_EXPR);
+                return skiff_error_set(err, EINVAL, "requirement `%s`: longer than %d bytes", name,
+                                       MAX_EXPR);
         _cleanup_strv_ char **terms = skiff_strv_split(expr, " \t", true);
         if (!terms[0])
                 return 0; /* an empty requirement constrains nothing */

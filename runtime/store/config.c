@@ -28,6 +28,7 @@ struct skiff_config *skiff_config_new_default(void)
         c->retries = 3;
         c->realize_timeout = 90;
         c->keep_generations = 3;
+        c->hubs = xcalloc(1, sizeof(char *));
         return c;
 }
 
@@ -40,6 +41,8 @@ struct skiff_config *skiff_config_free(struct skiff_config *c)
         skiff_strv_free(c->substituters);
         skiff_strv_free(c->trusted_public_keys);
         free(c->keys);
+        free(c->hub);
+        skiff_strv_free(c->hubs);
         for (size_t i = 0; i < c->ncreds; i++) {
                 free(c->creds[i].host);
                 free(c->creds[i].bearer_token);
@@ -156,6 +159,35 @@ static int dec_urls(skiff_jv *v, const char *path, void *field, skiff_err_t *err
         return 0;
 }
 
+static int dec_hub_url(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
+{
+        int r = skiff_json_dec_string(v, path, field, err);
+        if (r < 0)
+                return r;
+        const char *u = *(char **)field;
+        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
+            strncmp(u, "file://", 7) != 0)
+                return skiff_error_set(err, EINVAL, "%s: unsupported URL `%s` (http, https or file)",
+                                       path, u);
+        return 0;
+}
+
+static int dec_hubs(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
+{
+        int r = skiff_json_dec_strmap(v, path, field, err);
+        if (r < 0)
+                return r;
+        char **kv = *(char ***)field;
+        for (size_t i = 0; kv[i]; i += 2) {
+                _cleanup_free_ char *p = skiff_json_path_key(path, kv[i]);
+                _cleanup_free_ char *u = NULL;
+                r = dec_hub_url(skiff_json_get(v, kv[i]), p, &u, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int dec_creds(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
 {
         struct skiff_config *c =
@@ -207,6 +239,8 @@ static const struct skiff_json_field config_fields[] = {
     F(keep_generations, skiff_json_dec_u32),
     F(allow_unpinned, skiff_json_dec_bool),
     F(gc_max_size, dec_size),
+    F(hub, dec_hub_url),
+    F(hubs, dec_hubs),
     F(creds, dec_creds),
     {NULL},
 };

@@ -14,6 +14,9 @@
  *   keep_generations    integer  3                  generations per environment kept by GC
  *   allow_unpinned      bool     false              allow references without @generation
  *   gc_max_size         string|integer  none        size budget for `skiff gc` ("20G", bytes)
+ *   hub                 string   none               base URL of the default environment hub
+ *                                                    (http, https or file; design §4)
+ *   hubs                object   {}                 hub aliases: {"internal": "https://..."}
  *   credentials         object   {}                 per host: {"bearer_token": "..."} or
  *                                                    {"username": "...", "password": "..."}
  * Credentials are secrets: nothing here prints them. */
@@ -53,6 +56,8 @@ struct skiff_config {
         uint32_t keep_generations;
         bool allow_unpinned;
         uint64_t gc_max_size; /* 0: none */
+        char *hub;            /* default hub base URL, or NULL */
+        char **hubs;          /* alternating alias, base URL; NULL-terminated, never NULL */
         struct skiff_config_cred *creds;
         size_t ncreds;
 };

@@ -373,6 +373,8 @@ struct walk {
         size_t inflight;
         size_t done;
         bool expand;
+        const struct skiff_narinfo *const *known; /* borrowed descriptions (no narinfo fetch) */
+        size_t nknown;
         bool failed;
         skiff_err_t error;
         skiff_store_progress_cb cb;
@@ -404,12 +406,68 @@ static void enqueue(struct walk *w, const char *base)
         w->queue[w->qlen++] = w->seen[w->nseen - 1];
 }
 
+static const struct skiff_narinfo *find_known(struct walk *w, const char *base)
+{
+        for (size_t i = 0; i < w->nknown; i++) {
+                const char *b = skiff_path_basename(w->known[i]->store_path);
+                if (strcmp(b, base) == 0)
+                        return w->known[i];
+        }
+        return NULL;
+}
+
+/* A path described by the caller (e.g. by a signed generation document): the NAR is taken from
+ * the first substituter that has its URL and checked against the description. */
+static int realize_known(struct walk *w, struct skiff_fetch *f, const char *base,
+                         const struct skiff_narinfo *kn, bool *ret_fetched, skiff_err_t *err)
+{
+        struct skiff_store *s = w->s;
+        *ret_fetched = false;
+        if (exists_at(s->store_fd, base)) {
+                _cleanup_narinfo_ struct skiff_narinfo *local = NULL;
+                if (local_narinfo(s, base, &local) >= 0)
+                        return 0;
+        }
+        _cleanup_close_ int lk = -EBADF;
+        int r = lock_path(s, base, LOCK_EX, &lk, err);
+        if (r < 0)
+                return r;
+        if (exists_at(s->store_fd, base))
+                return save_narinfo(s, kn, err);
+        r = skiff_error_set(err, ENOENT, "no substituter has it");
+        for (char **sub = s->cfg->substituters; sub && *sub; sub++) {
+                size_t sl = strlen(*sub);
+                while (sl && (*sub)[sl - 1] == '/')
+                        sl--;
+                _cleanup_free_ char *base_url = xstrndup(*sub, sl);
+                skiff_error_free(err);
+                r = fetch_path(s, f, base, kn, base_url, err);
+                if (r != -ENOENT)
+                        break;
+        }
+        if (r == -ENOENT) {
+                skiff_error_free(err);
+                r = skiff_error_set(err, ENOENT, "no substituter has `%s`", kn->url);
+        }
+        *ret_fetched = r >= 0;
+        return r;
+}
+
 static int realize_one(struct walk *w, struct skiff_fetch *f, const char *base,
                        struct skiff_narinfo **ret_ni, bool *ret_fetched, skiff_err_t *err)
 {
         struct skiff_store *s = w->s;
         _cleanup_narinfo_ struct skiff_narinfo *ni = NULL;
         *ret_fetched = false;
+        const struct skiff_narinfo *kn = find_known(w, base);
+        if (kn) {
+                int r = realize_known(w, f, base, kn, ret_fetched, err);
+                if (r < 0)
+                        return r;
+                /* The caller's description stays the reference (a copy for the worker). */
+                _cleanup_free_ char *doc = skiff_narinfo_format(kn);
+                return skiff_narinfo_parse(doc, strlen(doc), s->cfg->store_dir, ret_ni, err);
+        }
         if (exists_at(s->store_fd, base) && local_narinfo(s, base, &ni) >= 0) {
                 *ret_ni = TAKE_PTR(ni);
                 return 0;
@@ -494,10 +552,41 @@ static void *worker(void *arg)
         return NULL;
 }
 
+static int realize(struct skiff_store *s, char *const *paths, bool expand,
+                   const struct skiff_narinfo *const *known, size_t nknown,
+                   skiff_store_progress_cb cb, void *userdata, skiff_err_t *err);
+
 int skiff_store_realize(struct skiff_store *s, char *const *paths, bool expand,
                         skiff_store_progress_cb cb, void *userdata, skiff_err_t *err)
 {
-        struct walk w = {.s = s, .expand = expand, .cb = cb, .userdata = userdata};
+        return realize(s, paths, expand, NULL, 0, cb, userdata, err);
+}
+
+int skiff_store_realize_described(struct skiff_store *s, const struct skiff_narinfo *const *known,
+                                  size_t nknown, char *const *paths, skiff_store_progress_cb cb,
+                                  void *userdata, skiff_err_t *err)
+{
+        for (size_t i = 0; i < nknown; i++) {
+                const struct skiff_narinfo *ni = known[i];
+                if (!ni->url || !ni->compression || !ni->store_path)
+                        return skiff_error_set(err, EINVAL, "description %zu lacks a URL", i);
+        }
+        _cleanup_strv_ char **all = skiff_strv_copy(paths);
+        for (size_t i = 0; i < nknown; i++)
+                skiff_strv_push(&all, known[i]->store_path);
+        return realize(s, all, false, known, nknown, cb, userdata, err);
+}
+
+static int realize(struct skiff_store *s, char *const *paths, bool expand,
+                   const struct skiff_narinfo *const *known, size_t nknown,
+                   skiff_store_progress_cb cb, void *userdata, skiff_err_t *err)
+{
+        struct walk w = {.s = s,
+                         .expand = expand,
+                         .known = known,
+                         .nknown = nknown,
+                         .cb = cb,
+                         .userdata = userdata};
         pthread_mutex_init(&w.mu, NULL);
         pthread_cond_init(&w.cv, NULL);
         int r = 0;

@@ -54,6 +54,17 @@ static inline void skiff_store_closep(struct skiff_store **p)
 int skiff_store_realize(struct skiff_store *s, char *const *paths, bool expand,
                         skiff_store_progress_cb cb, void *userdata, skiff_err_t *err);
 
+struct skiff_narinfo;
+/* Realizes a complete closure (references are not followed): the paths described by known
+ * (borrowed; each with store_path, url relative to a substituter, compression, nar_hash,
+ * nar_size and, optionally, file_hash/file_size, e.g. from a signed generation document) are
+ * fetched without any narinfo request, from the first substituter that serves their URL, and
+ * verified against the description; the plain paths are substituted as by skiff_store_realize
+ * with expand false. -EINVAL for a description without a URL. */
+int skiff_store_realize_described(struct skiff_store *s, const struct skiff_narinfo *const *known,
+                                  size_t nknown, char *const *paths, skiff_store_progress_cb cb,
+                                  void *userdata, skiff_err_t *err);
+
 /* Writes roots/<name> listing paths (atomic replace). name is a relative path without "..";
  * subdirectories are created. */
 int skiff_store_root_add(struct skiff_store *s, const char *name, char *const *paths,

@@ -27,8 +27,8 @@ static int parse_err(const char *s, char **msg)
 }
 
 static const char *const CRI[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, NULL};
-static const char *const SKIFF[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, "containerd", "runtimes",
-                                    "skiff", NULL};
+static const char *const SKIFF[] = {
+    "plugins", SKIFF_CTRDCONF_CRI_V2, "containerd", "runtimes", "skiff", NULL};
 
 static const char debian[] = "version = 2\n"
                              "\n"
@@ -140,7 +140,8 @@ Test(ctrdconf, add_import_after_version_and_round_trip)
 {
         _cleanup_free_ char *a = add(debian, "conf.d/skiff.toml", 1);
         cr_assert(strncmp(a, "version = 2\nimports = [\"conf.d/skiff.toml\"]\n\n[plugins]\n", 55) ==
-                  0, "%s", a);
+                      0,
+                  "%s", a);
         const char *tail = "    path = \"/var/lib/containerd/opt\"\n";
         cr_assert_str_eq(a + strlen(a) - strlen(tail), tail);
         _cleanup_free_ char *again = add(a, "conf.d/skiff.toml", 0);
@@ -154,8 +155,9 @@ Test(ctrdconf, add_import_extends_existing_array)
         const char *doc = "version = 2\nimports = [\n  \"/etc/containerd/conf.d/99-nvidia.toml\", "
                           "# gpu\n]\n[plugins]\n";
         _cleanup_free_ char *a = add(doc, "/x/skiff.toml", 1);
-        cr_assert_str_eq(a, "version = 2\nimports = [\n  \"/etc/containerd/conf.d/99-nvidia.toml\", "
-                            "\"/x/skiff.toml\", # gpu\n]\n[plugins]\n");
+        cr_assert_str_eq(a,
+                         "version = 2\nimports = [\n  \"/etc/containerd/conf.d/99-nvidia.toml\", "
+                         "\"/x/skiff.toml\", # gpu\n]\n[plugins]\n");
         _cleanup_ctrdconf_ struct skiff_ctrdconf *c = parse_ok(a);
         _cleanup_strv_ char **imp = NULL;
         cr_assert_eq(skiff_ctrdconf_imports(c, &imp, NULL), 0);
@@ -198,25 +200,27 @@ Test(ctrdconf, imports_must_be_strings)
 
 Test(ctrdconf, extract_copies_cri_sections_verbatim_without_skiff)
 {
-        const char *doc = "version = 2\n"
-                          "[plugins]\n"
-                          "  [plugins.\"io.containerd.grpc.v1.cri\"]\n"
-                          "    sandbox_image = \"pause:9\" # pinned\n"
-                          "  [plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.skiff]\n"
-                          "    runtime_type = \"old\"\n"
-                          "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.skiff.options]\n"
-                          "    X = 1\n"
-                          "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.nvidia]\n"
-                          "    runtime_type = \"io.containerd.runc.v2\"\n"
-                          "  [plugins.\"io.containerd.internal.v1.opt\"]\n"
-                          "    path = \"/opt\"";
+        const char *doc =
+            "version = 2\n"
+            "[plugins]\n"
+            "  [plugins.\"io.containerd.grpc.v1.cri\"]\n"
+            "    sandbox_image = \"pause:9\" # pinned\n"
+            "  [plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.skiff]\n"
+            "    runtime_type = \"old\"\n"
+            "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.skiff.options]\n"
+            "    X = 1\n"
+            "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.nvidia]\n"
+            "    runtime_type = \"io.containerd.runc.v2\"\n"
+            "  [plugins.\"io.containerd.internal.v1.opt\"]\n"
+            "    path = \"/opt\"";
         _cleanup_ctrdconf_ struct skiff_ctrdconf *c = parse_ok(doc);
         _cleanup_free_ char *out = NULL;
         cr_assert_eq(skiff_ctrdconf_extract(c, CRI, SKIFF, &out, NULL), 0);
-        cr_assert_str_eq(out, "  [plugins.\"io.containerd.grpc.v1.cri\"]\n"
-                              "    sandbox_image = \"pause:9\" # pinned\n"
-                              "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.nvidia]\n"
-                              "    runtime_type = \"io.containerd.runc.v2\"\n");
+        cr_assert_str_eq(out,
+                         "  [plugins.\"io.containerd.grpc.v1.cri\"]\n"
+                         "    sandbox_image = \"pause:9\" # pinned\n"
+                         "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.nvidia]\n"
+                         "    runtime_type = \"io.containerd.runc.v2\"\n");
         _cleanup_ctrdconf_ struct skiff_ctrdconf *none = parse_ok("version = 2\n");
         _cleanup_free_ char *empty = NULL;
         cr_assert_eq(skiff_ctrdconf_extract(none, CRI, SKIFF, &empty, NULL), 0);
@@ -235,8 +239,8 @@ Test(ctrdconf, extract_refuses_dotted_keys_into_the_section)
                 _cleanup_ctrdconf_ struct skiff_ctrdconf *c = parse_ok(docs[i]);
                 char *out = NULL;
                 skiff_err_t err = NULL;
-                cr_assert_eq(skiff_ctrdconf_extract(c, CRI, SKIFF, &out, &err), -ENOTSUP,
-                             "doc %zu", i);
+                cr_assert_eq(skiff_ctrdconf_extract(c, CRI, SKIFF, &out, &err), -ENOTSUP, "doc %zu",
+                             i);
                 cr_assert(strstr(skiff_error_msg(err), "line "), "doc %zu", i);
                 skiff_error_free(&err);
         }
@@ -245,18 +249,19 @@ Test(ctrdconf, extract_refuses_dotted_keys_into_the_section)
 Test(ctrdconf, runtime_tables)
 {
         _cleanup_free_ char *v2 = NULL, *v3 = NULL;
-        cr_assert_eq(skiff_ctrdconf_runtime_table(2, "skiff", "/usr/local/bin/containerd-shim-skiff-v2",
-                                                  &v2, NULL),
+        cr_assert_eq(skiff_ctrdconf_runtime_table(
+                         2, "skiff", "/usr/local/bin/containerd-shim-skiff-v2", &v2, NULL),
                      0);
         _cleanup_ctrdconf_ struct skiff_ctrdconf *c2 = parse_ok(v2);
         cr_assert(skiff_ctrdconf_has_prefix(c2, SKIFF));
         cr_assert(strstr(v2, "runtime_type = \"/usr/local/bin/containerd-shim-skiff-v2\"\n"));
-        cr_assert_eq(skiff_ctrdconf_runtime_table(3, "skiff", "/opt/b/containerd-shim-skiff-v2",
-                                                  &v3, NULL),
-                     0);
+        cr_assert_eq(
+            skiff_ctrdconf_runtime_table(3, "skiff", "/opt/b/containerd-shim-skiff-v2", &v3, NULL),
+            0);
         _cleanup_ctrdconf_ struct skiff_ctrdconf *c3 = parse_ok(v3);
-        static const char *const v3p[] = {"plugins", SKIFF_CTRDCONF_CRI_V3, "containerd",
-                                          "runtimes", "skiff", "runtime_path", NULL};
+        static const char *const v3p[] = {
+            "plugins", SKIFF_CTRDCONF_CRI_V3, "containerd", "runtimes",
+            "skiff",   "runtime_path",        NULL};
         cr_assert(skiff_ctrdconf_has_prefix(c3, v3p));
         char *bad = NULL;
         skiff_err_t err = NULL;
@@ -266,4 +271,24 @@ Test(ctrdconf, runtime_tables)
         skiff_error_free(&err);
         cr_assert_eq(skiff_ctrdconf_runtime_table(1, "skiff", "/x", &bad, &err), -ENOTSUP);
         skiff_error_free(&err);
+}
+
+Test(ctrdconf, get_string)
+{
+        _cleanup_ctrdconf_ struct skiff_ctrdconf *c =
+            parse_ok("[plugins.'io.containerd.grpc.v1.cri'.containerd]\n"
+                     "default_runtime_name = \"nvidia\"\nsnapshotter = 1\n");
+        static const char *const p[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, "containerd",
+                                        "default_runtime_name", NULL};
+        static const char *const q[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, "containerd",
+                                        "snapshotter", NULL};
+        static const char *const absent[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, NULL};
+        _cleanup_free_ char *v = NULL;
+        cr_assert_eq(skiff_ctrdconf_get_string(c, p, &v, NULL), 0);
+        cr_assert_str_eq(v, "nvidia");
+        char *w = NULL;
+        skiff_err_t err = NULL;
+        cr_assert_eq(skiff_ctrdconf_get_string(c, q, &w, &err), -EINVAL);
+        skiff_error_free(&err);
+        cr_assert_eq(skiff_ctrdconf_get_string(c, absent, &w, NULL), -ENOENT);
 }

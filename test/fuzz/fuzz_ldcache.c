@@ -20,9 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 struct skiff_ldcache_wentry *w = calloc(c->n_entries + 1, sizeof(*w));
                 size_t n = 0;
                 for (size_t i = 0; w && i < c->n_entries; i++)
-                        w[n++] = (struct skiff_ldcache_wentry){c->entries[i].key,
-                                                               c->entries[i].value,
-                                                               c->entries[i].flags};
+                        w[n++] = (struct skiff_ldcache_wentry){
+                            c->entries[i].key, c->entries[i].value, c->entries[i].flags};
                 char *out = NULL;
                 size_t len = 0;
                 if (w && skiff_ldcache_write(w, n, &out, &len, &err) == 0) {

@@ -52,8 +52,8 @@ Test(cdi, name_grammar_table)
                         continue;
                 }
                 cr_assert_eq(r, -EINVAL, "`%s` accepted", cases[i].name);
-                cr_assert(strstr(skiff_error_msg(err), cases[i].error), "`%s`: %s",
-                          cases[i].name, skiff_error_msg(err));
+                cr_assert(strstr(skiff_error_msg(err), cases[i].error), "`%s`: %s", cases[i].name,
+                          skiff_error_msg(err));
         }
         _cleanup_free_ char *v = NULL, *c = NULL, *n = NULL;
         cr_assert_eq(skiff_cdi_parse_name("nvidia.com/gpu=0:1", &v, &c, &n, NULL), 0);
@@ -97,7 +97,8 @@ Test(cdi, spec_errors_name_the_file_and_json_path)
              "\"containerEdits\":{\"deviceNodes\":[{\"path\":\"/dev/a\",\"type\":\"x\"}]}}]}",
              "deviceNodes[0].type: invalid device type `x`"},
             {"{\"cdiVersion\":\"0.5.0\",\"kind\":\"a.com/b\",\"devices\":[{\"name\":\"x\","
-             "\"containerEdits\":{\"deviceNodes\":[{\"path\":\"/dev/a\",\"permissions\":\"rwx\"}]}}]}",
+             "\"containerEdits\":{\"deviceNodes\":[{\"path\":\"/dev/"
+             "a\",\"permissions\":\"rwx\"}]}}]}",
              "permissions: invalid permissions `rwx`"},
             {"{\"cdiVersion\":\"0.5.0\",\"kind\":\"a.com/b\",\"devices\":[{\"name\":\"x\","
              "\"containerEdits\":{\"hooks\":[{\"hookName\":\"later\",\"path\":\"/bin/x\"}]}}]}",
@@ -139,9 +140,9 @@ Test(cdi, registry_loads_json_and_records_bad_files)
 Test(cdi, resolve_merges_spec_edits_once_then_devices)
 {
         _cleanup_registry_ struct skiff_cdi_registry *reg = load_fixtures();
-        char *names[] = {"nvidia.com/gpu=0", "nvidia.com/gpu=all", "nvidia.com/gpu=0",
-                         "k8s.device-plugin.nvidia.com/gpu=GPU-5f0ab2c1-0000-1111-2222-333344445555",
-                         NULL};
+        char *names[] = {
+            "nvidia.com/gpu=0", "nvidia.com/gpu=all", "nvidia.com/gpu=0",
+            "k8s.device-plugin.nvidia.com/gpu=GPU-5f0ab2c1-0000-1111-2222-333344445555", NULL};
         struct skiff_cdi_edits e = {0};
         _cleanup_error_ skiff_err_t err = NULL;
         cr_assert_eq(skiff_cdi_resolve(reg, names, &e, &err), 0, "%s", skiff_error_msg(err));

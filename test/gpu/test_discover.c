@@ -131,8 +131,8 @@ Test(discover, library_version_mismatch_is_enodev)
         _cleanup_driver_ struct skiff_driver *d = NULL;
         _cleanup_error_ skiff_err_t err = NULL;
         cr_assert_eq(skiff_discover_driver(&cfg, &d, &err), -ENODEV);
-        cr_assert(strstr(skiff_error_msg(err), "no `libcuda.so.550.54.15` under driver root"),
-                  "%s", skiff_error_msg(err));
+        cr_assert(strstr(skiff_error_msg(err), "no `libcuda.so.550.54.15` under driver root"), "%s",
+                  skiff_error_msg(err));
 }
 
 Test(discover, cuda_version_from_child_probe_without_note)

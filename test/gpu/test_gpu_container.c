@@ -180,15 +180,14 @@ Test(gpu_container, sees_driver_dir_nodes_and_env)
 {
         plan_gpu0();
         int st = 0;
-        _cleanup_free_ char *out = run_sh(
-            "readlink /run/opengl-driver/lib/libcuda.so.1; "
-            "stat -c '%n %t:%T %a' /dev/nvidia0 /dev/nvidiactl; "
-            "echo LD=$LD_LIBRARY_PATH; echo C=$CONDA_OVERRIDE_CUDA; "
-            "/run/opengl-driver/bin/nvidia-smi; "
-            "cat /dev/nvidiactl 2>&1 | head -c 100; echo; "
-            "mkdir /run/opengl-driver/x 2>&1 | head -c 100; echo; "
-            "ls /dev | grep -c nvidia1",
-            &st, NULL, NULL);
+        _cleanup_free_ char *out = run_sh("readlink /run/opengl-driver/lib/libcuda.so.1; "
+                                          "stat -c '%n %t:%T %a' /dev/nvidia0 /dev/nvidiactl; "
+                                          "echo LD=$LD_LIBRARY_PATH; echo C=$CONDA_OVERRIDE_CUDA; "
+                                          "/run/opengl-driver/bin/nvidia-smi; "
+                                          "cat /dev/nvidiactl 2>&1 | head -c 100; echo; "
+                                          "mkdir /run/opengl-driver/x 2>&1 | head -c 100; echo; "
+                                          "ls /dev | grep -c nvidia1",
+                                          &st, NULL, NULL);
         cr_assert(WIFEXITED(st), "status %#x", st);
         cr_assert(strstr(out, "libcuda.so." V "\n"), "%s", out);
         cr_assert(strstr(out, "/dev/nvidia0 c3:0 666\n"), "%s", out);
@@ -206,10 +205,10 @@ Test(gpu_container, sees_driver_dir_nodes_and_env)
 Test(gpu_container, non_gpu_container_cannot_open_a_mknoded_node)
 {
         int st = 0;
-        _cleanup_free_ char *out = run_sh(
-            "mknod /tmp/ctl c 195 255 && cat /tmp/ctl 2>&1 | head -c 100; echo; "
-            "ls /run/opengl-driver 2>&1 | head -c 100",
-            &st, NULL, NULL);
+        _cleanup_free_ char *out =
+            run_sh("mknod /tmp/ctl c 195 255 && cat /tmp/ctl 2>&1 | head -c 100; echo; "
+                   "ls /run/opengl-driver 2>&1 | head -c 100",
+                   &st, NULL, NULL);
         cr_assert(strstr(out, "Operation not permitted"), "%s", out);
         cr_assert(strstr(out, "No such file or directory"), "%s", out);
 }

@@ -30,12 +30,12 @@ SKIFF_DEFINE_CLEANUP(struct skiff_ldcache *, skiff_ldcache_free)
 
 static struct skiff_spec *spec_json(const char *env, const char *devices)
 {
-        _cleanup_free_ char *json = xasprintf(
-            "{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"rootfs\"},"
-            "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[%s],"
-            "\"user\":{\"uid\":0,\"gid\":0,\"additionalGids\":[44]}},"
-            "\"linux\":{\"devices\":[%s]}}",
-            env, devices);
+        _cleanup_free_ char *json =
+            xasprintf("{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"rootfs\"},"
+                      "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[%s],"
+                      "\"user\":{\"uid\":0,\"gid\":0,\"additionalGids\":[44]}},"
+                      "\"linux\":{\"devices\":[%s]}}",
+                      env, devices);
         struct skiff_spec *s = NULL;
         _cleanup_error_ skiff_err_t err = NULL;
         cr_assert_eq(skiff_spec_parse(json, strlen(json), &s, &err), 0, "%s", skiff_error_msg(err));
@@ -68,9 +68,9 @@ Test(inject, spec_gets_nodes_rules_env_and_gids)
         p->gids[0] = 44; /* already in the spec */
         p->gids[1] = 27;
         p->n_gids = 2;
-        _cleanup_spec_ struct skiff_spec *s = spec_json(
-            "\"PATH=/bin\",\"LD_LIBRARY_PATH=/opt/lib\",\"CONDA_OVERRIDE_CUDA=12.0\"",
-            "{\"path\":\"/dev/nvidia0\",\"type\":\"c\",\"major\":1,\"minor\":1}");
+        _cleanup_spec_ struct skiff_spec *s =
+            spec_json("\"PATH=/bin\",\"LD_LIBRARY_PATH=/opt/lib\",\"CONDA_OVERRIDE_CUDA=12.0\"",
+                      "{\"path\":\"/dev/nvidia0\",\"type\":\"c\",\"major\":1,\"minor\":1}");
         _cleanup_error_ skiff_err_t err = NULL;
         cr_assert_eq(skiff_gpu_inject_spec(p, s, &err), 0, "%s", skiff_error_msg(err));
         struct skiff_spec_linux *lx = &s->linux_;
@@ -88,8 +88,7 @@ Test(inject, spec_gets_nodes_rules_env_and_gids)
                 cr_assert_str_eq(lx->resources.devices[i].access, "rw");
         }
         char **env = s->process.env;
-        cr_assert_str_eq(skiff_strv_env_get(env, "LD_LIBRARY_PATH"),
-                         SKIFF_GPU_LIB_DIR ":/opt/lib");
+        cr_assert_str_eq(skiff_strv_env_get(env, "LD_LIBRARY_PATH"), SKIFF_GPU_LIB_DIR ":/opt/lib");
         cr_assert_str_eq(skiff_strv_env_get(env, "PATH"), "/bin:" SKIFF_GPU_BIN_DIR);
         /* The plan (built from another env) carries CONDA_OVERRIDE_CUDA=13.0, but the pod's own
          * value wins. */
@@ -122,10 +121,9 @@ static char *setup_rootfs(void)
         cr_assert_not_null(mkdtemp(dir));
         /* A tmpfs of our own, so that nothing outlives the test's mount namespace. */
         cr_assert_eq(mount("tmpfs", dir, "tmpfs", 0, "mode=0755"), 0);
-        _cleanup_free_ char *cmd =
-            xasprintf("mkdir -p %s/etc %s/proc/driver/nvidia/gpus && "
-                      "echo host-params > %s/proc/driver/nvidia/params",
-                      dir, dir, dir);
+        _cleanup_free_ char *cmd = xasprintf("mkdir -p %s/etc %s/proc/driver/nvidia/gpus && "
+                                             "echo host-params > %s/proc/driver/nvidia/params",
+                                             dir, dir, dir);
         cr_assert_eq(system(cmd), 0);
         return dir;
 }
@@ -143,12 +141,10 @@ static char *slurp(const char *path)
 Test(inject, rootfs_gets_driver_dir_cache_proc_mask_and_loader)
 {
         _cleanup_free_ char *root = setup_rootfs();
-        _cleanup_plan_ struct skiff_gpu_plan *p =
-            make_plan("\"NVIDIA_VISIBLE_DEVICES=1\"", LOADER);
+        _cleanup_plan_ struct skiff_gpu_plan *p = make_plan("\"NVIDIA_VISIBLE_DEVICES=1\"", LOADER);
         _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         _cleanup_error_ skiff_err_t err = NULL;
-        cr_assert_eq(skiff_gpu_inject_rootfs(rootfd, root, p, &err), 0, "%s",
-                     skiff_error_msg(err));
+        cr_assert_eq(skiff_gpu_inject_rootfs(rootfd, root, p, &err), 0, "%s", skiff_error_msg(err));
 
         /* libraries: same bytes as the host file, read-only */
         _cleanup_free_ char *lib = xasprintf("%s" SKIFF_GPU_LIB_DIR "/libcuda.so." V, root);
@@ -233,8 +229,7 @@ static bool mounted_under(const char *root)
 Test(inject, failure_rolls_back_mounts_and_created_paths)
 {
         _cleanup_free_ char *root = setup_rootfs();
-        _cleanup_plan_ struct skiff_gpu_plan *p =
-            make_plan("\"NVIDIA_VISIBLE_DEVICES=0\"", LOADER);
+        _cleanup_plan_ struct skiff_gpu_plan *p = make_plan("\"NVIDIA_VISIBLE_DEVICES=0\"", LOADER);
         /* Fail late: a GPU proc directory that does not exist on the host, after the driver
          * dir, the sockets, the cache and the loader are in place. */
         free(p->proc_gpus[0].source);
@@ -265,7 +260,8 @@ Test(inject, existing_ld_so_cache_is_covered_not_replaced)
         _cleanup_free_ char *root = setup_rootfs();
         _cleanup_free_ char *cache = xasprintf("%s/etc/ld.so.cache", root);
         cr_assert_eq(skiff_fs_write_file_atomic(cache, "old", 3, 0644, false, NULL), 0);
-        _cleanup_plan_ struct skiff_gpu_plan *p = make_plan("\"NVIDIA_VISIBLE_DEVICES=none\"", NULL);
+        _cleanup_plan_ struct skiff_gpu_plan *p =
+            make_plan("\"NVIDIA_VISIBLE_DEVICES=none\"", NULL);
         _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         cr_assert_eq(skiff_gpu_inject_rootfs(rootfd, root, p, NULL), 0);
         _cleanup_(skiff_ldcache_freep) struct skiff_ldcache *c = NULL;

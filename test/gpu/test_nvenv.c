@@ -155,12 +155,12 @@ SKIFF_DEFINE_CLEANUP(struct skiff_spec *, skiff_spec_free)
 static struct skiff_spec *spec_with(const char *env, const char *mounts, const char *annotations,
                                     const char *devices, const char *caps)
 {
-        _cleanup_free_ char *json = xasprintf(
-            "{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"rootfs\"},"
-            "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[%s],"
-            "\"capabilities\":{\"bounding\":[\"CAP_CHOWN\"%s]}},"
-            "\"mounts\":[%s],\"annotations\":{%s},\"linux\":{\"devices\":[%s]}}",
-            env, caps, mounts, annotations, devices);
+        _cleanup_free_ char *json =
+            xasprintf("{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"rootfs\"},"
+                      "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[%s],"
+                      "\"capabilities\":{\"bounding\":[\"CAP_CHOWN\"%s]}},"
+                      "\"mounts\":[%s],\"annotations\":{%s},\"linux\":{\"devices\":[%s]}}",
+                      env, caps, mounts, annotations, devices);
         struct skiff_spec *s = NULL;
         _cleanup_error_ skiff_err_t err = NULL;
         cr_assert_eq(skiff_spec_parse(json, strlen(json), &s, &err), 0, "%s: %s",
@@ -191,11 +191,11 @@ Test(nvenv, pod_set_env_is_refused_by_default)
 
 Test(nvenv, env_is_honoured_when_policy_allows_or_privileged)
 {
-        _cleanup_(skiff_spec_freep) struct skiff_spec *s = spec_with(
-            "\"NVIDIA_VISIBLE_DEVICES=0,1\",\"NVIDIA_DRIVER_CAPABILITIES=utility\","
-            "\"NVIDIA_REQUIRE_CUDA=cuda>=12.4\",\"NVIDIA_REQUIRE_JETPACK=x\","
-            "\"NVIDIA_REQUIRE_ARCH=arch>=9.0\",\"NVIDIA_DISABLE_REQUIRE=true\"",
-            "", "", "", "");
+        _cleanup_(skiff_spec_freep) struct skiff_spec *s =
+            spec_with("\"NVIDIA_VISIBLE_DEVICES=0,1\",\"NVIDIA_DRIVER_CAPABILITIES=utility\","
+                      "\"NVIDIA_REQUIRE_CUDA=cuda>=12.4\",\"NVIDIA_REQUIRE_JETPACK=x\","
+                      "\"NVIDIA_REQUIRE_ARCH=arch>=9.0\",\"NVIDIA_DISABLE_REQUIRE=true\"",
+                      "", "", "", "");
         struct skiff_gpu_policy pol = SKIFF_GPU_POLICY_DEFAULT;
         pol.accept_env_unprivileged = true;
         struct skiff_nvenv_request req;
@@ -223,9 +223,8 @@ Test(nvenv, env_is_honoured_when_policy_allows_or_privileged)
 
 Test(nvenv, non_gpu_container_is_untouched_even_with_bad_caps)
 {
-        _cleanup_(skiff_spec_freep) struct skiff_spec *s =
-            spec_with("\"NVIDIA_DRIVER_CAPABILITIES=bogus\",\"NVIDIA_VISIBLE_DEVICES=void\"", "",
-                      "", "", "");
+        _cleanup_(skiff_spec_freep) struct skiff_spec *s = spec_with(
+            "\"NVIDIA_DRIVER_CAPABILITIES=bogus\",\"NVIDIA_VISIBLE_DEVICES=void\"", "", "", "", "");
         struct skiff_nvenv_request req;
         cr_assert_eq(request(s, NULL, &req, NULL), 0);
         cr_assert_eq(req.source, SKIFF_NVENV_SOURCE_NONE);
@@ -233,20 +232,24 @@ Test(nvenv, non_gpu_container_is_untouched_even_with_bad_caps)
 }
 
 #define DEVNULL(dst)                                                                               \
-        "{\"destination\":\"" dst "\",\"type\":\"bind\",\"source\":\"/dev/null\","                  \
+        "{\"destination\":\"" dst "\",\"type\":\"bind\",\"source\":\"/dev/null\","                 \
         "\"options\":[\"bind\",\"ro\"]}"
+
+/* clang-format off */
+static const char plugin_mounts[] =
+        DEVNULL("/var/run/nvidia-container-devices/GPU-" U1) ","
+        DEVNULL("/var/run/nvidia-container-devices/imex/3") ","
+        DEVNULL("/var/run/nvidia-container-devices/cdi/nvidia.com/gpu/1") ","
+        DEVNULL("/var/run/nvidia-container-devices//1") ","
+        DEVNULL("/var/run/other/0");
+/* clang-format on */
 
 Test(nvenv, device_plugin_mounts_are_trusted)
 {
-        _cleanup_(skiff_spec_freep) struct skiff_spec *s = spec_with(
-            "\"NVIDIA_VISIBLE_DEVICES=/var/run/nvidia-container-devices\","
-            "\"NVIDIA_DRIVER_CAPABILITIES=compute,utility,video\"",
-            DEVNULL("/var/run/nvidia-container-devices/GPU-" U1) ","
-            DEVNULL("/var/run/nvidia-container-devices/imex/3") ","
-            DEVNULL("/var/run/nvidia-container-devices/cdi/nvidia.com/gpu/1") ","
-            DEVNULL("/var/run/nvidia-container-devices//1") ","
-            DEVNULL("/var/run/other/0"),
-            "", "", "");
+        _cleanup_(skiff_spec_freep) struct skiff_spec *s =
+            spec_with("\"NVIDIA_VISIBLE_DEVICES=/var/run/nvidia-container-devices\","
+                      "\"NVIDIA_DRIVER_CAPABILITIES=compute,utility,video\"",
+                      plugin_mounts, "", "", "");
         struct skiff_nvenv_request req;
         _cleanup_free_ char *msg = NULL;
         cr_assert_eq(request(s, NULL, &req, &msg), 0, "%s", msg);
@@ -257,8 +260,8 @@ Test(nvenv, device_plugin_mounts_are_trusted)
         cr_assert_eq(req.devices.ids[1].kind, SKIFF_NVENV_ID_INDEX);
         cr_assert_str_eq(req.imex_channels[0], "3");
         cr_assert_str_eq(req.cdi_devices[0], "nvidia.com/gpu=1");
-        cr_assert_eq(req.caps, SKIFF_NVENV_CAP_UTILITY | SKIFF_NVENV_CAP_COMPUTE |
-                                   SKIFF_NVENV_CAP_VIDEO);
+        cr_assert_eq(req.caps,
+                     SKIFF_NVENV_CAP_UTILITY | SKIFF_NVENV_CAP_COMPUTE | SKIFF_NVENV_CAP_VIDEO);
         skiff_nvenv_request_done(&req);
 
         struct skiff_gpu_policy pol = SKIFF_GPU_POLICY_DEFAULT;
@@ -299,8 +302,8 @@ Test(nvenv, cdi_annotations_sorted_by_key_and_validated)
             spec_with("", "", "\"cdi.k8s.io/x\":\"gpu0\"", "", "");
         _cleanup_free_ char *msg = NULL;
         cr_assert_eq(request(bad, NULL, &req, &msg), -EINVAL);
-        cr_assert(strstr(msg, "annotation `cdi.k8s.io/x`: `gpu0` is not a CDI device name"),
-                  "%s", msg);
+        cr_assert(strstr(msg, "annotation `cdi.k8s.io/x`: `gpu0` is not a CDI device name"), "%s",
+                  msg);
 }
 
 Test(nvenv, device_nodes_in_spec_win_over_everything)

@@ -53,8 +53,8 @@ static struct skiff_spec *spec_env(const char *env, const char *annotations)
         return s;
 }
 
-static int plan_for(const char *env, const struct skiff_gpu_config *cfg,
-                    struct skiff_gpu_plan **p, char **msg)
+static int plan_for(const char *env, const struct skiff_gpu_config *cfg, struct skiff_gpu_plan **p,
+                    char **msg)
 {
         _cleanup_spec_ struct skiff_spec *s = spec_env(env, "");
         _cleanup_error_ skiff_err_t err = NULL;
@@ -124,9 +124,9 @@ Test(plan, all_gpus_default_capabilities)
         struct skiff_gpu_config cfg = config();
         _cleanup_plan_ struct skiff_gpu_plan *p = NULL;
         _cleanup_free_ char *msg = NULL;
-        cr_assert_eq(plan_for("\"NVIDIA_VISIBLE_DEVICES=all\",\"LD_LIBRARY_PATH=/x\"", &cfg, &p,
-                              &msg),
-                     0, "%s", msg);
+        cr_assert_eq(
+            plan_for("\"NVIDIA_VISIBLE_DEVICES=all\",\"LD_LIBRARY_PATH=/x\"", &cfg, &p, &msg), 0,
+            "%s", msg);
         cr_assert(p->active);
         cr_assert_str_eq(p->driver_version, V);
         cr_assert_str_eq(p->cuda_version, "13.0");
@@ -246,8 +246,8 @@ Test(plan, legacy_mig_id_adds_capability_nodes)
         struct skiff_gpu_config cfg = config();
         _cleanup_plan_ struct skiff_gpu_plan *p = NULL;
         _cleanup_free_ char *msg = NULL;
-        cr_assert_eq(plan_for("\"NVIDIA_VISIBLE_DEVICES=MIG-" U0 "/1/0\"", &cfg, &p, &msg), 0,
-                     "%s", msg);
+        cr_assert_eq(plan_for("\"NVIDIA_VISIBLE_DEVICES=MIG-" U0 "/1/0\"", &cfg, &p, &msg), 0, "%s",
+                     msg);
         cr_assert_not_null(node(p, "/dev/nvidia0"));
         const struct skiff_gpu_node *gi = node(p, "/dev/nvidia-caps/nvidia-cap12");
         const struct skiff_gpu_node *ci = node(p, "/dev/nvidia-caps/nvidia-cap13");
@@ -278,9 +278,9 @@ Test(plan, requirements_name_requirement_and_versions)
         skiff_gpu_plan_free(TAKE_PTR(p));
         free(TAKE_PTR(msg));
         cfg.requires_cuda = ">=99.0";
-        cr_assert_eq(plan_for("\"NVIDIA_VISIBLE_DEVICES=0\",\"NVIDIA_DISABLE_REQUIRE=1\"", &cfg, &p,
-                              &msg),
-                     -ERANGE);
+        cr_assert_eq(
+            plan_for("\"NVIDIA_VISIBLE_DEVICES=0\",\"NVIDIA_DISABLE_REQUIRE=1\"", &cfg, &p, &msg),
+            -ERANGE);
         cr_assert(strstr(msg, "environment requires CUDA >=99.0, but the driver " V
                               " supports CUDA 13.0"),
                   "%s", msg);
@@ -312,9 +312,8 @@ Test(plan, cdi_annotations_drive_nodes_and_drop_driver_mounts)
 {
         struct skiff_gpu_config cfg = config();
         cfg.policy.accept_env_unprivileged = false;
-        _cleanup_spec_ struct skiff_spec *s =
-            spec_env("\"NVIDIA_VISIBLE_DEVICES=all\"",
-                     "\"cdi.k8s.io/plugin\":\"nvidia.com/gpu=0\"");
+        _cleanup_spec_ struct skiff_spec *s = spec_env(
+            "\"NVIDIA_VISIBLE_DEVICES=all\"", "\"cdi.k8s.io/plugin\":\"nvidia.com/gpu=0\"");
         _cleanup_plan_ struct skiff_gpu_plan *p = NULL;
         _cleanup_error_ skiff_err_t err = NULL;
         cr_assert_eq(skiff_gpu_plan_for_spec(s, &cfg, &p, &err), 0, "%s", skiff_error_msg(err));
@@ -325,7 +324,7 @@ Test(plan, cdi_annotations_drive_nodes_and_drop_driver_mounts)
         cr_assert_str_eq(n->access, ""); /* CDI "none" */
         n = node(p, "/dev/nvidia0");
         cr_assert_str_eq(n->access, "rwm"); /* CDI default */
-        n = node(p, "/dev/fake-null"); /* numbers and mode filled from the host node */
+        n = node(p, "/dev/fake-null");      /* numbers and mode filled from the host node */
         cr_assert(n && n->major == 1 && n->minor == 3 && n->mode == 0666);
         /* The FHS libcuda mount of the CDI spec is dropped; ours is at the Nix path. */
         cr_assert_not(mounted(p, "/usr/lib/x86_64-linux-gnu/libcuda.so." V));

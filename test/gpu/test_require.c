@@ -27,7 +27,8 @@ Test(require, nvidia_require_table)
              "requirement `R`: unsatisfied condition: cuda>=14.0, please update your driver to a "
              "newer version, or use an earlier cuda container (driver 580.159.04, CUDA 13.0)"},
             {"cuda>=14.0 brand=tesla,driver>=580,driver<581", &h100, 0, NULL}, /* brand unknown */
-            {"cuda>=14.0 driver>=470,driver<471", &h100, -ERANGE, "unsatisfied condition: cuda>=14.0"},
+            {"cuda>=14.0 driver>=470,driver<471", &h100, -ERANGE,
+             "unsatisfied condition: cuda>=14.0"},
             {"cuda>=12.8 brand=tesla,driver>=535,driver<536", &known, -ERANGE, "CUDA 12.4"},
             {"cuda>=12.2 brand=unknown,driver>=550,driver<551", &known, 0, NULL},
             {"driver>=580.100", &h100, 0, NULL},
@@ -46,8 +47,7 @@ Test(require, nvidia_require_table)
             {"gpu>=1", &h100, -EINVAL, "invalid expression `gpu>=1`"},
             {"cuda>=12,,driver>=1", &h100, -EINVAL, "invalid expression ``"},
             {"cuda>=14 cuda>=x", &h100, -EINVAL, "invalid expression `cuda>=x`"},
-            {"cuda>=12.0", &nocuda, -ERANGE,
-             "does not tell its CUDA version"},
+            {"cuda>=12.0", &nocuda, -ERANGE, "does not tell its CUDA version"},
         };
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(cases); i++) {
                 _cleanup_error_ skiff_err_t err = NULL;
@@ -73,8 +73,7 @@ Test(require, requires_cuda_table)
             {"==13.0", &h100, 0, NULL},
             {"latest", &h100, -EINVAL, "`requires.cuda`: invalid value `latest`"},
             {">=", &h100, -EINVAL, NULL},
-            {">=12", &nocuda, -ERANGE,
-             "CUDA version of driver 535.0 is unknown"},
+            {">=12", &nocuda, -ERANGE, "CUDA version of driver 535.0 is unknown"},
         };
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(cases); i++) {
                 _cleanup_error_ skiff_err_t err = NULL;

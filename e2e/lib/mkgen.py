@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""Writes a signed generation document (skiff.dev/generation/v1) into a file:// hub, for tests.
+
+Used by the imageless e2e tests when `skiff publish` is not available. The closure comes from the
+narinfo files of a file:// binary cache (as written by `skiff cache add`): every package and
+everything it references, with url/compression/fileHash/fileSize, so nodes need no narinfo
+request.
+
+usage: mkgen.py --hub DIR --cache DIR --key SECRET_KEY_FILE --env owner/name --gen N
+                [--pkg NAME=STORE_PATH[:PRIORITY]]... [--var K=V]... [--hook SCRIPT]
+                [--live] [--no-closure] [--description TEXT]
+"""
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def read_narinfo(cache, base):
+    path = os.path.join(cache, base[:32] + ".narinfo")
+    info = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition(": ")
+            info[k] = v
+    return info
+
+
+def closure(cache, store_dir, roots):
+    seen, todo, out = set(), list(roots), []
+    while todo:
+        p = todo.pop()
+        base = os.path.basename(p)
+        if base in seen:
+            continue
+        seen.add(base)
+        ni = read_narinfo(cache, base)
+        refs = [store_dir + "/" + r for r in ni.get("References", "").split() if r]
+        out.append({
+            "path": store_dir + "/" + base,
+            "narHash": ni["NarHash"],
+            "narSize": int(ni["NarSize"]),
+            "references": sorted(refs),
+            "url": ni["URL"],
+            "compression": ni.get("Compression", "bzip2"),
+            "fileHash": ni["FileHash"],
+            "fileSize": int(ni["FileSize"]),
+        })
+        todo.extend(refs)
+    return sorted(out, key=lambda e: e["path"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hub", required=True)
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--env", required=True)
+    ap.add_argument("--gen", type=int, required=True)
+    ap.add_argument("--pkg", action="append", default=[])
+    ap.add_argument("--var", action="append", default=[])
+    ap.add_argument("--hook")
+    ap.add_argument("--live", action="store_true")
+    ap.add_argument("--no-closure", action="store_true")
+    ap.add_argument("--description", default="")
+    ap.add_argument("--store-dir", default="/nix/store")
+    ap.add_argument("--system", default="x86_64-linux" if os.uname().machine == "x86_64"
+                    else "aarch64-linux")
+    a = ap.parse_args()
+
+    pkgs = []
+    for spec in a.pkg:
+        name, _, rest = spec.partition("=")
+        path, _, prio = rest.partition(":")
+        pkgs.append({"name": name, "path": path, "priority": int(prio or 5)})
+    system = {"store_dir": a.store_dir, "packages": pkgs}
+    if not a.no_closure:
+        system["closure"] = closure(a.cache, a.store_dir, [p["path"] for p in pkgs])
+    doc = {
+        "schema": "skiff.dev/generation/v1",
+        "environment": a.env,
+        "generation": a.gen,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "systems": {a.system: system},
+    }
+    if a.description:
+        doc["description"] = a.description
+    if a.var:
+        doc["vars"] = dict(v.split("=", 1) for v in a.var)
+    if a.hook:
+        doc["hook"] = {"on_activate": a.hook}
+    data = (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode()
+
+    keytext = open(a.key).read().strip()
+    kname, _, kb64 = keytext.partition(":")
+    seed = base64.b64decode(kb64)[:32]
+    sig = Ed25519PrivateKey.from_private_bytes(seed).sign(data)
+
+    d = os.path.join(a.hub, "skiff", "v1", a.env)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "%d.json" % a.gen), "wb") as f:
+        f.write(data)
+    with open(os.path.join(d, "%d.json.sig" % a.gen), "w") as f:
+        f.write("%s:%s\n" % (kname, base64.b64encode(sig).decode()))
+    if a.live:
+        with open(os.path.join(d, "live"), "w") as f:
+            f.write("%d\n" % a.gen)
+    print(os.path.join(d, "%d.json" % a.gen))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
