@@ -127,6 +127,9 @@ EOF
   runtime_type = "$SKIFF_SHIM"
   pod_annotations = ["skiff.dev/*"]
   container_annotations = ["skiff.dev/*"]
+
+[$cri.containerd.runtimes.skiff.options]
+  ConfigPath = "${SKIFF_NODE_CONFIG:-$CTRD_DIR/skiff-config.json}"
 EOF
     fi
     cat <<EOF

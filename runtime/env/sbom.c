@@ -11,7 +11,6 @@
 #include "base/json.h"
 #include "base/xalloc.h"
 #include "env/generation.h"
-#include "store/storepath.h"
 
 void skiff_sbom_split_name(const char *name, char **ret_name, char **ret_version)
 {
@@ -27,16 +26,18 @@ void skiff_sbom_split_name(const char *name, char **ret_name, char **ret_version
 
 /* "urn:uuid:..." from the first 16 bytes of the document hash, with the version nibble set to 5
  * and the RFC 4122 variant, as CycloneDX's schema requires. */
-static char *serial_number(const char *doc_sha256)
+static int serial_number(const char *doc_sha256, char **ret, skiff_err_t *err)
 {
-        uint8_t b[16] = {0};
-        if (!doc_sha256 || skiff_hex_decode(doc_sha256, b, sizeof(b)) < 0)
-                memset(b, 0, sizeof(b));
-        b[6] = (uint8_t)((b[6] & 0x0f) | 0x50);
-        b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+        uint8_t d[SKIFF_SHA256_LEN];
+        if (!doc_sha256 || skiff_hex_decode(doc_sha256, d, sizeof(d)) < 0)
+                return skiff_error_set(err, EINVAL, "document sha256 `%s` is not 64 hex digits",
+                                       doc_sha256 ? doc_sha256 : "");
+        d[6] = (uint8_t)((d[6] & 0x0f) | 0x50);
+        d[8] = (uint8_t)((d[8] & 0x3f) | 0x80);
         char h[33];
-        skiff_hex_encode(b, sizeof(b), h);
-        return xasprintf("urn:uuid:%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+        skiff_hex_encode(d, 16, h);
+        *ret = xasprintf("urn:uuid:%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+        return 0;
 }
 
 static void kv_property(struct skiff_json_gen *j, const char *name, const char *value)
@@ -133,7 +134,10 @@ int skiff_sbom_render(const struct skiff_generation *g, const char *system,
                                        g->environment, g->generation, system);
         _cleanup_free_ char *env_ref = xasprintf("%s@%u", g->environment, g->generation);
         _cleanup_free_ char *gen = xasprintf("%u", g->generation);
-        _cleanup_free_ char *serial = serial_number(doc_sha256);
+        _cleanup_free_ char *serial = NULL;
+        int r = serial_number(doc_sha256, &serial, err);
+        if (r < 0)
+                return r;
 
         _cleanup_json_gen_ struct skiff_json_gen *j = skiff_json_gen_new(true);
         skiff_json_gen_map_open(j);
@@ -195,7 +199,7 @@ int skiff_sbom_render(const struct skiff_generation *g, const char *system,
 
         _cleanup_free_ char *out = NULL;
         size_t len = 0;
-        int r = skiff_json_gen_finish(j, &out, &len, err);
+        r = skiff_json_gen_finish(j, &out, &len, err);
         if (r < 0)
                 return skiff_error_wrap(err, "render the SBOM");
         if (len == 0 || out[len - 1] != '\n') {

@@ -82,3 +82,28 @@ Test(config, sizes)
         cr_assert_eq(skiff_config_parse_size("-1", &v), -EINVAL);
         cr_assert_eq(skiff_config_parse_size("10X", &v), -EINVAL);
 }
+
+Test(config, hub_and_aliases)
+{
+        _cleanup_config_ struct skiff_config *d = parse_ok("{}");
+        cr_assert_null(d->hub);
+        cr_assert_not_null(d->hubs);
+        cr_assert_null(d->hubs[0]);
+
+        _cleanup_config_ struct skiff_config *c = parse_ok(
+            "{\"hub\": \"https://hub.example.com/envs\", \"hubs\": {\"internal\": "
+            "\"http://10.0.0.1:8080\", \"local\": \"file:///srv/hub\"}}");
+        cr_assert_str_eq(c->hub, "https://hub.example.com/envs");
+        cr_assert_str_eq(c->hubs[0], "internal");
+        cr_assert_str_eq(c->hubs[1], "http://10.0.0.1:8080");
+        cr_assert_str_eq(c->hubs[2], "local");
+        cr_assert_str_eq(c->hubs[3], "file:///srv/hub");
+        cr_assert_null(c->hubs[4]);
+
+        parse_err("{\"hub\": \"ftp://x\"}", "hub: unsupported URL `ftp://x`");
+        parse_err("{\"hub\": 3}", "hub");
+        parse_err("{\"hubs\": [\"http://x\"]}", "hubs");
+        parse_err("{\"hubs\": {\"a\": 1}}", "hubs.a");
+        parse_err("{\"hubs\": {\"a\": \"s3://bucket\"}}", "hubs.a: unsupported URL");
+        parse_err("{\"hub_url\": \"http://x\"}", "hub_url: unknown key");
+}
