@@ -29,8 +29,8 @@
 #include "store/config.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-#define LINE_MAX_BYTES (256 * 1024)
-#define ROOT_PREFIX    "containers"
+#define LINE_MAX_BYTES                  (256 * 1024)
+#define ROOT_PREFIX                     "containers"
 
 enum job_state { JOB_RUNNING, JOB_DONE, JOB_FAILED };
 
@@ -101,7 +101,7 @@ void skiff_shim_env_init(uv_loop_t *loop, struct skiff_reaper *reaper,
 static const char *config_path(void)
 {
         return env.ctx && env.ctx->config_path && *env.ctx->config_path ? env.ctx->config_path
-                                                                          : NULL;
+                                                                        : NULL;
 }
 
 static int load_config(skiff_err_t *err)
@@ -301,8 +301,8 @@ static int job_start(const char *key, const struct skiff_ref *refs, size_t n, co
                 return skiff_error_set_errno(err, errno, "skiff: create a pipe");
         struct job *j = xcalloc(1, sizeof(*j));
         j->key = xstrdup(key);
-        j->plan_file = xasprintf("%s/skiff-plan-%d-%lx.json", dir, (int)getpid(),
-                                 (unsigned long)(uintptr_t)j);
+        j->plan_file =
+            xasprintf("%s/skiff-plan-%d-%lx.json", dir, (int)getpid(), (unsigned long)(uintptr_t)j);
         _cleanup_strv_ char **argv = xcalloc(1, sizeof(char *));
         skiff_strv_push(&argv, "skiff");
         skiff_strv_push(&argv, "prefetch");
@@ -431,9 +431,9 @@ static void add_root(const char *id, const struct skiff_assemble_plan *plan)
                 skiff_strv_push(&argv, "--config");
                 skiff_strv_push(&argv, config_path());
         }
-        skiff_strv_push_take(&argv, xasprintf("%s/%s/%s", ROOT_PREFIX,
-                                              env.ctx && env.ctx->ns ? env.ctx->ns : "default",
-                                              id));
+        skiff_strv_push_take(&argv,
+                             xasprintf("%s/%s/%s", ROOT_PREFIX,
+                                       env.ctx && env.ctx->ns ? env.ctx->ns : "default", id));
         for (char **p = plan->closure; p && *p; p++)
                 skiff_strv_push(&argv, *p);
         skiff_err_t err = NULL;
@@ -583,8 +583,8 @@ int skiff_shim_env_exec(const char *id, struct skiff_spec_process *proc, skiff_e
                 if (r < 0) {
                         _cleanup_free_ char *m = xstrdup((*err)->msg);
                         skiff_error_free(err);
-                        return skiff_error_set(err, -r, "skiff: environment %s: %s",
-                                               c->plan->refs, m);
+                        return skiff_error_set(err, -r, "skiff: environment %s: %s", c->plan->refs,
+                                               m);
                 }
                 return 0;
         }

@@ -50,8 +50,8 @@ imageless_fixture() {
     # Tamper with the bad path's NAR (uncompressed): flip bytes in the middle.
     url=$(awk '/^URL:/ { print $2 }' "cache/$(basename "$bad" | cut -c1-32).narinfo")
     printf 'XXXX' | dd of="cache/$url" bs=1 seek=200 conv=notrunc status=none
-    "$py" "$gen" --hub "$dir/hub" --cache "$dir/slowcache" --key sk --env acme/slow --gen 1 \
-      --pkg "big=$big" --live >/dev/null
+    "$py" "$gen" --hub "$dir/hub" --cache "$dir/cache" --cache "$dir/slowcache" --key sk \
+      --env acme/slow --gen 1 --pkg "shell=$shell" --pkg "big=$big" --live >/dev/null
     printf '%s\n' "$shell" "$hello1" "$hello2" "$bad" "$big" >paths
   ) || return 1
   local p

@@ -6,7 +6,7 @@ narinfo files of a file:// binary cache (as written by `skiff cache add`): every
 everything it references, with url/compression/fileHash/fileSize, so nodes need no narinfo
 request.
 
-usage: mkgen.py --hub DIR --cache DIR --key SECRET_KEY_FILE --env owner/name --gen N
+usage: mkgen.py --hub DIR --cache DIR [--cache DIR]... --key SECRET_KEY_FILE --env owner/name --gen N
                 [--pkg NAME=STORE_PATH[:PRIORITY]]... [--var K=V]... [--hook SCRIPT]
                 [--live] [--no-closure] [--description TEXT]
 """
@@ -20,8 +20,12 @@ import time
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
-def read_narinfo(cache, base):
-    path = os.path.join(cache, base[:32] + ".narinfo")
+def read_narinfo(caches, base):
+    path = None
+    for cache in caches:
+        path = os.path.join(cache, base[:32] + ".narinfo")
+        if os.path.exists(path):
+            break
     info = {}
     with open(path) as f:
         for line in f:
@@ -57,7 +61,7 @@ def closure(cache, store_dir, roots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hub", required=True)
-    ap.add_argument("--cache", required=True)
+    ap.add_argument("--cache", action="append", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--env", required=True)
     ap.add_argument("--gen", type=int, required=True)

@@ -5,33 +5,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void
-on_term (int sig)
+static void on_term(int sig)
 {
-  (void) sig;
-  _exit (0);
+        (void)sig;
+        _exit(0);
 }
 
-static void
-on_chld (int sig)
+static void on_chld(int sig)
 {
-  (void) sig;
-  while (waitpid (-1, NULL, WNOHANG) > 0)
-    ;
+        (void)sig;
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
 }
 
-int
-main (void)
+int main(void)
 {
-  struct sigaction sa = { 0 };
+        struct sigaction sa = {0};
 
-  sa.sa_handler = on_term;
-  sigaction (SIGTERM, &sa, NULL);
-  sigaction (SIGINT, &sa, NULL);
-  sa.sa_handler = on_chld;
-  sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-  sigaction (SIGCHLD, &sa, NULL);
-  for (;;)
-    pause ();
-  return EXIT_SUCCESS;
+        sa.sa_handler = on_term;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sa.sa_handler = on_chld;
+        sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+        sigaction(SIGCHLD, &sa, NULL);
+        for (;;)
+                pause();
+        return EXIT_SUCCESS;
 }

@@ -15,13 +15,13 @@ typedef struct skiff_error *skiff_err_t;
 /* Replaces *err (freeing a previous error) with a new one. errnum is a positive errno value
  * (0 is turned into EIO). Returns -errnum. */
 int skiff_error_set(skiff_err_t *err, int errnum, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int skiff_error_setv(skiff_err_t *err, int errnum, const char *fmt, va_list ap)
-        __attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 /* Like skiff_error_set() but appends ": <strerror(errnum)>". */
 int skiff_error_set_errno(skiff_err_t *err, int errnum, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes "<context>: " to an existing error. Returns -(*err)->errnum, or -EIO when *err is
  * NULL (a bug: the callee failed without setting an error; the message says so). */

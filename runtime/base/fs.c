@@ -99,7 +99,7 @@ int skiff_fs_write_file_atomic(const char *path, const void *data, size_t len, m
 {
         _cleanup_free_ char *dir = skiff_path_dirname(path);
         _cleanup_free_ char *tmp =
-                xasprintf("%s/.%s.tmp.%d", dir, skiff_path_basename(path), (int)getpid());
+            xasprintf("%s/.%s.tmp.%d", dir, skiff_path_basename(path), (int)getpid());
         _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
         if (fd < 0)
                 return skiff_error_set_errno(err, errno, "create `%s`", tmp);

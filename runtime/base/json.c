@@ -79,9 +79,9 @@ enum skiff_json_type skiff_json_type(skiff_jv *v)
 const char *skiff_json_type_name(enum skiff_json_type t)
 {
         static const char *const names[] = {
-                [SKIFF_JSON_NULL] = "null",     [SKIFF_JSON_BOOL] = "a boolean",
-                [SKIFF_JSON_NUMBER] = "a number", [SKIFF_JSON_STRING] = "a string",
-                [SKIFF_JSON_ARRAY] = "an array", [SKIFF_JSON_OBJECT] = "an object",
+            [SKIFF_JSON_NULL] = "null",       [SKIFF_JSON_BOOL] = "a boolean",
+            [SKIFF_JSON_NUMBER] = "a number", [SKIFF_JSON_STRING] = "a string",
+            [SKIFF_JSON_ARRAY] = "an array",  [SKIFF_JSON_OBJECT] = "an object",
         };
         return names[t];
 }
@@ -324,7 +324,8 @@ int skiff_json_dec_strmap(skiff_jv *v, const char *path, void *field, skiff_err_
         for (size_t i = 0; i < n; i++) {
                 const char *s = skiff_json_str(skiff_json_at(v, i));
                 if (!s) {
-                        _cleanup_free_ char *kp = skiff_json_path_key(path, skiff_json_key_at(v, i));
+                        _cleanup_free_ char *kp =
+                            skiff_json_path_key(path, skiff_json_key_at(v, i));
                         return skiff_json_type_error(skiff_json_at(v, i), kp, "a string", err);
                 }
                 out[2 * i] = xstrdup(skiff_json_key_at(v, i));
@@ -448,8 +449,9 @@ int skiff_json_gen_finish(struct skiff_json_gen *g, char **out, size_t *len, ski
         const unsigned char *buf = NULL;
         size_t n = 0;
         if (g->failed || yajl_gen_get_buf(g->g, &buf, &n) != yajl_gen_status_ok)
-                return skiff_error_set(err, EINVAL, "JSON generation failed (invalid UTF-8 or "
-                                                    "unbalanced document)");
+                return skiff_error_set(err, EINVAL,
+                                       "JSON generation failed (invalid UTF-8 or "
+                                       "unbalanced document)");
         *out = xstrndup((const char *)buf, n);
         if (len)
                 *len = n;

@@ -11,7 +11,7 @@
 
 #include "error.h"
 
-struct skiff_json; /* a parsed document (owns the tree) */
+struct skiff_json;                              /* a parsed document (owns the tree) */
 typedef const struct skiff_json_value skiff_jv; /* a value inside a document; borrowed */
 
 enum skiff_json_type {
@@ -68,13 +68,15 @@ int skiff_json_decode_object(skiff_jv *v, const char *path, const struct skiff_j
                              void *dst, bool allow_unknown, skiff_err_t *err);
 
 /* Standard decoders. field points at: */
-int skiff_json_dec_string(skiff_jv *v, const char *path, void *field, skiff_err_t *err); /* char * (heap) */
-int skiff_json_dec_bool(skiff_jv *v, const char *path, void *field, skiff_err_t *err);   /* bool */
-int skiff_json_dec_i64(skiff_jv *v, const char *path, void *field, skiff_err_t *err);    /* int64_t */
-int skiff_json_dec_u64(skiff_jv *v, const char *path, void *field, skiff_err_t *err);    /* uint64_t */
-int skiff_json_dec_u32(skiff_jv *v, const char *path, void *field, skiff_err_t *err);    /* uint32_t */
-int skiff_json_dec_i32(skiff_jv *v, const char *path, void *field, skiff_err_t *err);    /* int32_t */
-int skiff_json_dec_strv(skiff_jv *v, const char *path, void *field, skiff_err_t *err);   /* char ** (NULL-terminated, heap) */
+int skiff_json_dec_string(skiff_jv *v, const char *path, void *field,
+                          skiff_err_t *err); /* char * (heap) */
+int skiff_json_dec_bool(skiff_jv *v, const char *path, void *field, skiff_err_t *err); /* bool */
+int skiff_json_dec_i64(skiff_jv *v, const char *path, void *field, skiff_err_t *err);  /* int64_t */
+int skiff_json_dec_u64(skiff_jv *v, const char *path, void *field, skiff_err_t *err); /* uint64_t */
+int skiff_json_dec_u32(skiff_jv *v, const char *path, void *field, skiff_err_t *err); /* uint32_t */
+int skiff_json_dec_i32(skiff_jv *v, const char *path, void *field, skiff_err_t *err); /* int32_t */
+int skiff_json_dec_strv(skiff_jv *v, const char *path, void *field,
+                        skiff_err_t *err); /* char ** (NULL-terminated, heap) */
 /* Object of string values -> char ** of alternating key, value, ..., NULL. */
 int skiff_json_dec_strmap(skiff_jv *v, const char *path, void *field, skiff_err_t *err);
 

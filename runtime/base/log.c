@@ -15,10 +15,10 @@ static enum skiff_log_level log_level = SKIFF_LOG_INFO;
 static char log_ctx[256];
 
 static const char *const level_names[_SKIFF_LOG_MAX] = {
-        [SKIFF_LOG_ERROR] = "error",
-        [SKIFF_LOG_WARN] = "warning",
-        [SKIFF_LOG_INFO] = "info",
-        [SKIFF_LOG_DEBUG] = "debug",
+    [SKIFF_LOG_ERROR] = "error",
+    [SKIFF_LOG_WARN] = "warning",
+    [SKIFF_LOG_INFO] = "info",
+    [SKIFF_LOG_DEBUG] = "debug",
 };
 
 void skiff_log_set_fd(int fd)
@@ -74,11 +74,11 @@ void skiff_log(enum skiff_log_level level, const char *fmt, ...)
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
         char line[2600];
-        int n = snprintf(line, sizeof(line),
-                         "time=\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\" level=%s msg=\"%s\"%s%s\n",
-                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                         tm.tm_sec, ts.tv_nsec / 1000, level_names[level], esc,
-                         log_ctx[0] ? " " : "", log_ctx);
+        int n =
+            snprintf(line, sizeof(line),
+                     "time=\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\" level=%s msg=\"%s\"%s%s\n",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000, level_names[level], esc, log_ctx[0] ? " " : "", log_ctx);
         if (n > (int)sizeof(line))
                 n = sizeof(line);
         struct stat st;

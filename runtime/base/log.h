@@ -20,7 +20,8 @@ enum skiff_log_level skiff_log_get_level(void);
 /* Static context appended to every line, e.g. "id=abc ns=k8s.io"; copied. */
 void skiff_log_set_context(const char *ctx);
 
-void skiff_log(enum skiff_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void skiff_log(enum skiff_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) skiff_log(SKIFF_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  skiff_log(SKIFF_LOG_WARN, __VA_ARGS__)

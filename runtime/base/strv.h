@@ -5,13 +5,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-void skiff_strv_free(char **v);             /* NULL-safe */
-size_t skiff_strv_len(char *const *v);      /* NULL counts as 0 */
+void skiff_strv_free(char **v);        /* NULL-safe */
+size_t skiff_strv_len(char *const *v); /* NULL counts as 0 */
 /* Appends a copy of s; *v may be NULL. */
 void skiff_strv_push(char ***v, const char *s);
 /* Appends s, taking ownership. */
 void skiff_strv_push_take(char ***v, char *s);
-char **skiff_strv_copy(char *const *v);     /* NULL in, NULL out */
+char **skiff_strv_copy(char *const *v); /* NULL in, NULL out */
 bool skiff_strv_contains(char *const *v, const char *s);
 /* Splits s on any byte of seps; empty fields are dropped when skip_empty. Never NULL. */
 char **skiff_strv_split(const char *s, const char *seps, bool skip_empty);

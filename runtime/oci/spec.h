@@ -57,7 +57,7 @@ struct skiff_spec_mount {
         char *destination; /* absolute */
         char *type;        /* may be NULL for bind mounts */
         char *source;
-        char **options;    /* strv as given; decoded by the mounts module's option table */
+        char **options; /* strv as given; decoded by the mounts module's option table */
 };
 
 enum skiff_ns_type {
@@ -93,9 +93,9 @@ struct skiff_spec_device {
 
 struct skiff_spec_device_rule {
         bool allow;
-        char type;             /* 'a', 'c', 'b' (0 = 'a') */
-        int64_t major, minor;  /* -1 = wildcard */
-        char *access;          /* "rwm" subset; NULL = "rwm" */
+        char type;            /* 'a', 'c', 'b' (0 = 'a') */
+        int64_t major, minor; /* -1 = wildcard */
+        char *access;         /* "rwm" subset; NULL = "rwm" */
 };
 
 /* linux.resources; also the document of UpdateTaskRequest.resources. Each has_ flag says the
@@ -129,7 +129,7 @@ struct skiff_spec_resources {
         struct {
                 char *page_size;
                 uint64_t limit;
-        } *hugepages;
+        } * hugepages;
         size_t n_hugepages;
         /* cgroup v2 unified key/values: alternating strv */
         char **unified;

@@ -167,8 +167,8 @@ static int dec_hub_url(skiff_jv *v, const char *path, void *field, skiff_err_t *
         const char *u = *(char **)field;
         if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
             strncmp(u, "file://", 7) != 0)
-                return skiff_error_set(err, EINVAL, "%s: unsupported URL `%s` (http, https or file)",
-                                       path, u);
+                return skiff_error_set(err, EINVAL,
+                                       "%s: unsupported URL `%s` (http, https or file)", path, u);
         return 0;
 }
 

@@ -13,11 +13,11 @@ struct sample {
 };
 
 static const struct skiff_json_field sample_fields[] = {
-        {"name", skiff_json_dec_string, offsetof(struct sample, name), true},
-        {"count", skiff_json_dec_i64, offsetof(struct sample, count), false},
-        {"flag", skiff_json_dec_bool, offsetof(struct sample, flag), false},
-        {"tags", skiff_json_dec_strv, offsetof(struct sample, tags), false},
-        {NULL},
+    {"name", skiff_json_dec_string, offsetof(struct sample, name), true},
+    {"count", skiff_json_dec_i64, offsetof(struct sample, count), false},
+    {"flag", skiff_json_dec_bool, offsetof(struct sample, flag), false},
+    {"tags", skiff_json_dec_strv, offsetof(struct sample, tags), false},
+    {NULL},
 };
 
 static void sample_clear(struct sample *s)
@@ -39,9 +39,9 @@ Test(json, decodes_known_fields)
 {
         struct sample s = {0};
         _cleanup_error_ skiff_err_t err = NULL;
-        cr_assert_eq(decode("{\"name\":\"a\",\"count\":-5,\"flag\":true,\"tags\":[\"x\",\"y\"]}", &s,
-                            &err),
-                     0, "%s", skiff_error_msg(err));
+        cr_assert_eq(
+            decode("{\"name\":\"a\",\"count\":-5,\"flag\":true,\"tags\":[\"x\",\"y\"]}", &s, &err),
+            0, "%s", skiff_error_msg(err));
         cr_assert_str_eq(s.name, "a");
         cr_assert_eq(s.count, -5);
         cr_assert(s.flag);

@@ -108,6 +108,20 @@ Test(inject, inactive_plan_changes_nothing)
         cr_assert_eq(skiff_gpu_inject_rootfs(-1, "x", &p, NULL), 0);
 }
 
+static char *scratch; /* the current test's scratch directory, removed by fini */
+
+static void remove_scratch(void)
+{
+        if (!scratch)
+                return;
+        (void)umount2(scratch, MNT_DETACH); /* the tmpfs (and everything under it) */
+        (void)rmdir(scratch);
+        free(scratch);
+        scratch = NULL;
+}
+
+TestSuite(inject, .fini = remove_scratch);
+
 /* A private mount namespace (criterion forks each test) and a scratch rootfs with an /etc and a
  * stand-in for the container's procfs. */
 static char *setup_rootfs(void)
@@ -120,6 +134,7 @@ static char *setup_rootfs(void)
         char *dir = xstrdup("/tmp/skiff-test-inject-XXXXXX");
         cr_assert_not_null(mkdtemp(dir));
         /* A tmpfs of our own, so that nothing outlives the test's mount namespace. */
+        scratch = xstrdup(dir);
         cr_assert_eq(mount("tmpfs", dir, "tmpfs", 0, "mode=0755"), 0);
         _cleanup_free_ char *cmd = xasprintf("mkdir -p %s/etc %s/proc/driver/nvidia/gpus && "
                                              "echo host-params > %s/proc/driver/nvidia/params",

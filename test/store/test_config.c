@@ -90,9 +90,9 @@ Test(config, hub_and_aliases)
         cr_assert_not_null(d->hubs);
         cr_assert_null(d->hubs[0]);
 
-        _cleanup_config_ struct skiff_config *c = parse_ok(
-            "{\"hub\": \"https://hub.example.com/envs\", \"hubs\": {\"internal\": "
-            "\"http://10.0.0.1:8080\", \"local\": \"file:///srv/hub\"}}");
+        _cleanup_config_ struct skiff_config *c =
+            parse_ok("{\"hub\": \"https://hub.example.com/envs\", \"hubs\": {\"internal\": "
+                     "\"http://10.0.0.1:8080\", \"local\": \"file:///srv/hub\"}}");
         cr_assert_str_eq(c->hub, "https://hub.example.com/envs");
         cr_assert_str_eq(c->hubs[0], "internal");
         cr_assert_str_eq(c->hubs[1], "http://10.0.0.1:8080");

@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+"""Imageless pods through CRI (issue 5), run by e2e/tests/40-imageless.sh.
+
+Environment: SOCK, FIX (fixture dir from lib/imageless.sh: cache/, slowcache/, hub/, paths),
+SKIFF_NODE_CONFIG (the node config path the skiff runtime's options name), FIX_PK (trusted
+key), EMPTY_IMAGE, BUSYBOX_IMAGE, E2E_RESULTS, CRI_ONLY (comma separated scenario names).
+"""
+import functools
+import http.server
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+
+import grpc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cri import Cri, pb  # noqa: E402
+
+SOCK = os.environ["SOCK"]
+FIX = os.environ["FIX"]
+NODE_CONFIG = os.environ["SKIFF_NODE_CONFIG"]
+EMPTY = os.environ.get("EMPTY_IMAGE", "skiff.dev/empty:1")
+BUSYBOX = os.environ.get("BUSYBOX_IMAGE", "docker.io/library/busybox:e2e")
+RESULTS = os.environ.get("E2E_RESULTS")
+PATHS = open(os.path.join(FIX, "paths")).read().split()
+SHELL, HELLO1, HELLO2, BAD, BIG = PATHS
+STORE_ROOT = os.path.join(FIX, "node")
+failures = 0
+
+
+def record(status, desc):
+    print("%s - [imageless] %s" % (status, desc), flush=True)
+    if RESULTS:
+        with open(RESULTS, "a") as f:
+            f.write("%s\t[imageless] %s\n" % (status, desc))
+
+
+def check(desc, cond, detail=""):
+    global failures
+    if cond:
+        record("ok", desc)
+    else:
+        failures += 1
+        record("not ok", desc)
+        for line in str(detail).splitlines()[:20]:
+            print("#   " + line, flush=True)
+    return cond
+
+
+class Server:
+    """A static file server on 127.0.0.1 that counts requests; delay_prefix requests sleep."""
+
+    def __init__(self, root, delay=0.0, delay_prefix="/nar/"):
+        self.count = 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(http.server.SimpleHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                with outer.lock:
+                    outer.count += 1
+                if delay and self.path.startswith(delay_prefix):
+                    time.sleep(delay)
+                super().do_GET()
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(H, directory=root))
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def write_config(hub, subs, **extra):
+    cfg = {
+        "store_root": STORE_ROOT,
+        "hub": hub,
+        "substituters": subs,
+        "trusted_public_keys": [os.environ["FIX_PK"]],
+        "realize_timeout": 60,
+        "keep_generations": 3,
+        "connect_timeout": 2,
+        "retries": 0,
+    }
+    cfg.update(extra)
+    os.makedirs(os.path.dirname(NODE_CONFIG), exist_ok=True)
+    with open(NODE_CONFIG + ".tmp", "w") as f:
+        json.dump(cfg, f)
+    os.rename(NODE_CONFIG + ".tmp", NODE_CONFIG)
+
+
+cri = Cri(SOCK, handler="skiff")
+CACHE = "file://" + os.path.join(FIX, "cache")
+LONG = ["sh", "-c", "hello >/tmp/hello.out 2>&1; exec sleep 3600"]
+
+
+class Pod:
+    def __init__(self, name, annotations):
+        self.id, self.cfg = cri.run_pod(name, annotations=annotations)
+        self.cids = []
+
+    def container(self, name, image, cmd, env=None, start=True):
+        cid = cri.create_container(self.id, self.cfg, name, image, cmd, env=env)
+        self.cids.append(cid)
+        if start:
+            cri.start(cid)
+        return cid
+
+    def close(self):
+        cri.destroy_pod(self.id)
+
+
+def sh(cid, script):
+    return cri.exec_sync(cid, ["sh", "-c", script])
+
+
+def wait_output(cid, path="/tmp/hello.out", timeout=10):
+    deadline = time.time() + timeout
+    out = ""
+    while time.time() < deadline:
+        rc, out, _ = cri.exec_sync(cid, ["cat", path])
+        if rc == 0 and out.strip():
+            return out.strip()
+        time.sleep(0.1)
+    return out.strip()
+
+
+def scenario_basic(hub):
+    write_config(hub.url, [CACHE])
+    pod = Pod("imageless-basic", {"skiff.dev/environment": "acme/hello@1",
+                                  "skiff.dev/skip-containers": "side"})
+    try:
+        cid = pod.container("app", EMPTY, LONG, env={"SKIFF_TEST_MODE": "pod"})
+        side = pod.container("side", BUSYBOX, ["sleep", "3600"])
+        out = wait_output(cid)
+        check("basic: the workload runs `hello` from the environment",
+              out == "hello from generation 1 (gen1)", out)
+        rc, out, err = cri.exec_sync(cid, ["ls", "/nix/store"])
+        want = sorted(os.path.basename(p) for p in (SHELL, HELLO1))
+        check("basic: /nix/store shows exactly the closure", sorted(out.split()) == want,
+              "%r vs %r %s" % (out.split(), want, err))
+        rc, _, _ = cri.exec_sync(cid, ["test", "-x", "/run/skiff/env/bin/hello"])
+        check("basic: /run/skiff/env/bin/hello exists", rc == 0)
+        rc, out, _ = sh(cid, 'echo "$PATH"')
+        check("basic: PATH starts with /run/skiff/env/bin",
+              out.startswith("/run/skiff/env/bin:"), out)
+        rc, out, _ = cri.exec_sync(cid, ["printenv", "SKIFF_ENV_REF"])
+        check("basic: SKIFF_ENV_REF names the generation", out.strip() == "acme/hello@1", out)
+        rc, out, _ = cri.exec_sync(cid, ["printenv", "GREETING"])
+        check("basic: exec sees the document's vars", out.strip() == "gen1", out)
+        rc, out, _ = cri.exec_sync(cid, ["printenv", "SKIFF_TEST_MODE"])
+        check("basic: the pod spec's env wins over the document's vars", out.strip() == "pod",
+              out)
+        rc, out, _ = cri.exec_sync(cid, ["hello"])
+        check("basic: exec runs in the environment",
+              rc == 0 and out.strip() == "hello from generation 1 (gen1)", out)
+        rc, out, err = cri.exec_sync(cid, ["touch", "/nix/store/x"])
+        check("basic: /nix/store is read-only", rc != 0, out + err)
+        rc, out, err = cri.exec_sync(cid, ["touch", "/nix/store/%s/x" %
+                                           os.path.basename(SHELL)])
+        check("basic: store paths are read-only", rc != 0, out + err)
+        rc, out, _ = cri.exec_sync(cid, ["cat", "/etc/passwd"])
+        check("basic: the skeleton provides /etc/passwd", out.startswith("root:x:0:0:"), out)
+        rc, out, _ = sh(side, 'test -e /run/skiff && echo env || echo plain; '
+                              'echo "${SKIFF_ENV:-none}"; ls /nix 2>&1 | head -1')
+        check("basic: a skip-containers sidecar runs its own image untouched",
+              out.split("\n")[:2] == ["plain", "none"], out)
+        root = os.path.join(STORE_ROOT, "roots", "containers", "k8s.io", cid)
+        check("basic: the container has a GC root", os.path.exists(root), root)
+        cri.stop(cid)
+        cri.remove(cid)
+        deadline = time.time() + 5
+        while os.path.exists(root) and time.time() < deadline:
+            time.sleep(0.1)
+        check("basic: the GC root goes with the container", not os.path.exists(root), root)
+    finally:
+        pod.close()
+
+
+def scenario_skip_exec(hub):
+    write_config(hub.url, [CACHE])
+    pod = Pod("imageless-skipexec", {"skiff.dev/environment": "acme/hello@1",
+                                     "skiff.dev/skip-exec": "app"})
+    try:
+        cid = pod.container("app", EMPTY, LONG)
+        out = wait_output(cid)
+        check("skip-exec: the workload still runs in the environment",
+              out.startswith("hello from generation 1"), out)
+        rc, out, err = cri.exec_sync(cid, ["/run/skiff/env/bin/printenv", "SKIFF_ENV"])
+        check("skip-exec: an exec gets the plain environment", rc != 0 and not out.strip(),
+              out + err)
+    finally:
+        pod.close()
+
+
+def run_hello(gen, name):
+    pod = Pod(name, {"skiff.dev/environment": "acme/hello@%d" % gen})
+    t0 = time.time()
+    try:
+        cid = pod.container("app", EMPTY, LONG)
+        out = wait_output(cid)
+        return out, time.time() - t0
+    finally:
+        pod.close()
+
+
+def scenario_rollout(hub):
+    write_config(hub.url, [CACHE])
+    out, _ = run_hello(2, "imageless-up")
+    check("rollout: a pod at @2 prints generation 2's text",
+          out == "hello from generation 2 (gen2)", out)
+    before = hub.count
+    out, secs = run_hello(1, "imageless-undo")
+    check("rollout: rolling back to @1 works", out.startswith("hello from generation 1"), out)
+    check("rollout: the rollback made no request to the hub", hub.count == before,
+          "%d requests" % (hub.count - before))
+    hub.stop()
+    out, secs = run_hello(1, "imageless-offline")
+    check("rollout: @1 starts with the hub unreachable (%.2fs)" % secs,
+          out.startswith("hello from generation 1"), out)
+    gens = os.path.join(STORE_ROOT, "roots", "generations", "default", "acme", "hello")
+    check("rollout: realized generations are kept as GC roots",
+          sorted(os.listdir(gens)) == ["1", "2"], os.listdir(gens) if os.path.isdir(gens) else "")
+
+
+def scenario_tampered(hub):
+    write_config(hub.url, [CACHE])
+    pod = Pod("imageless-bad", {"skiff.dev/environment": "acme/bad@1"})
+    try:
+        cid = pod.container("app", EMPTY, ["sh", "-c", "true"], start=False)
+        err = None
+        try:
+            cri.start(cid)
+        except grpc.RpcError as e:
+            err = e.details()
+        check("tampered: the container fails to start", err is not None)
+        err = err or ""
+        check("tampered: the error starts `skiff: environment acme/bad@1:`",
+              "skiff: environment acme/bad@1:" in err, err)
+        check("tampered: the error names the store path", os.path.basename(BAD) in err, err)
+        check("tampered: nothing unverified is in the store",
+              not os.path.exists(os.path.join(STORE_ROOT, "store", os.path.basename(BAD))))
+    finally:
+        pod.close()
+
+
+def scenario_timeout(hub):
+    slow = Server(os.path.join(FIX, "slowcache"), delay=6.0)
+    try:
+        write_config(hub.url, [CACHE, slow.url])
+        pod = Pod("imageless-slow", {"skiff.dev/environment": "acme/slow@1",
+                                     "skiff.dev/realize-timeout": "2"})
+        try:
+            cid = pod.container("app", EMPTY, ["sleep", "3600"], start=False)
+            t0 = time.time()
+            err = None
+            try:
+                cri.start(cid)
+            except grpc.RpcError as e:
+                err = e.details()
+            secs = time.time() - t0
+            check("timeout: the first start fails after the realize-timeout (%.1fs)" % secs,
+                  err is not None and secs < 20, err)
+            err = err or ""
+            check("timeout: the error reports progress",
+                  "skiff: environment acme/slow@1: still realizing (" in err and
+                  "after 2s; retrying will continue" in err, err)
+            try:
+                cri.remove(cid)
+            except grpc.RpcError:
+                pass
+            time.sleep(6)
+            cid = cri.create_container(pod.id, pod.cfg, "app", EMPTY, ["sleep", "3600"])
+            pod.cids.append(cid)
+            err = None
+            try:
+                cri.start(cid)
+            except grpc.RpcError as e:
+                err = e.details()
+            check("timeout: the retry succeeds", err is None, err)
+            rc, out, _ = cri.exec_sync(cid, ["ls", "/nix/store"])
+            check("timeout: the retried container sees the slow path",
+                  sorted(out.split()) == sorted(os.path.basename(p) for p in (SHELL, BIG)),
+                  out)
+        finally:
+            pod.close()
+    finally:
+        slow.stop()
+
+
+SCENARIOS = [scenario_basic, scenario_skip_exec, scenario_tampered, scenario_timeout,
+             scenario_rollout]
+
+if __name__ == "__main__":
+    only = set(filter(None, os.environ.get("CRI_ONLY", "").split(",")))
+    hub = Server(os.path.join(FIX, "hub"))
+    for s in SCENARIOS:
+        name = s.__name__[len("scenario_"):]
+        if only and name not in only:
+            continue
+        try:
+            s(hub)
+        except Exception:
+            failures += 1
+            record("not ok", "%s: raised" % name)
+            print("#   " + traceback.format_exc().replace("\n", "\n#   "), flush=True)
+    sys.exit(1 if failures else 0)
