@@ -53,10 +53,11 @@ if [[ -z $debs ]]; then
   debs=$(mktemp -d)
   trap 'rm -rf "$debs"' EXIT
   chmod 0755 "$debs" # apt's _apt user downloads into it
-  (cd "$debs" && apt-get download containerd containernetworking-plugins busybox-static >/dev/null)
+  (cd "$debs" && apt-get download containerd containernetworking-plugins busybox-static \
+    protobuf-compiler libprotoc32 libprotobuf32 >/dev/null)
 fi
 x=$(mktemp -d)
-for p in containerd containernetworking-plugins busybox-static; do
+for p in containerd containernetworking-plugins busybox-static protobuf-compiler libprotoc32 libprotobuf32; do
   f=$(compgen -G "$debs/${p}_*.deb" | head -n1) || true
   [[ -f $f ]] || die "no ${p}_*.deb in $debs"
   dpkg -x "$f" "$x"
@@ -65,6 +66,9 @@ done
 install -m 0755 "$x/usr/bin/containerd" "$x/usr/bin/ctr" "$STAGE/bin/"
 for p in bridge host-local loopback; do install -m 0755 "$x/usr/lib/cni/$p" "$STAGE/cni/"; done
 install -m 0755 "$x/bin/busybox" "$STAGE/bin/busybox"
+PROTOC=$STAGE/.protoc
+mkdir -p "$PROTOC"
+cp -a "$x/usr/bin/protoc" "$x"/usr/lib/x86_64-linux-gnu/libproto* "$PROTOC/"
 rm -rf "$x"
 # Debian's Go binaries are already stripped; strip again is a no-op but keeps them honest.
 strip "$STAGE"/bin/containerd "$STAGE"/bin/ctr "$STAGE"/cni/* 2>/dev/null || true
@@ -113,15 +117,26 @@ rm -rf "$STAGE/e2e"
 # The pause binary must be static (the device has another libc).
 file "$STAGE"/images/pause-*.rootfs/pause | grep -q 'statically linked' || die "pause is not static"
 
-step "Python CRI modules (grpc_tools.protoc)"
-/usr/bin/python3 -m grpc_tools.protoc -Ie2e/cri --python_out="$STAGE/py" \
-  --grpc_python_out="$STAGE/py" e2e/cri/cri.proto
+step "Python CRI modules (protoc 3.21 + grpc_tools)"
+# cri_pb2.py from Debian's protoc 3.21: its builder-style code (no runtime version check) imports
+# on protobuf 3.20 through 6.x, unlike grpc_tools' bundled protoc 3.5, whose descriptor-style
+# code the upb runtime of protobuf >= 4.21 refuses. The stubs (cri_pb2_grpc.py) only use
+# channel.unary_unary and come from grpc_tools.
+LD_LIBRARY_PATH=$PROTOC "$PROTOC/protoc" --version
+LD_LIBRARY_PATH=$PROTOC "$PROTOC/protoc" -Ie2e/cri --python_out="$STAGE/py" e2e/cri/cri.proto
+/usr/bin/python3 -m grpc_tools.protoc -Ie2e/cri --grpc_python_out="$STAGE/py" e2e/cri/cri.proto
+rm -rf "$PROTOC"
 sha256sum e2e/cri/cri.proto | cut -c1-16 >"$STAGE/py/cri.proto.sha256"
-head -n 3 "$STAGE/py/cri_pb2.py" | sed 's/^/  /'
-# The generated code must import with the builder API of protobuf >= 3.20 only.
 grep -q 'from google.protobuf.internal import builder' "$STAGE/py/cri_pb2.py" ||
-  echo "warning: cri_pb2.py does not use the protobuf builder API"
-SKIFF_CRI_PY=$STAGE/py PYTHONPATH=e2e/cri /usr/bin/python3 -c 'import cri; cri.pb.PodSandboxConfig()'
+  die "cri_pb2.py does not use the protobuf builder API"
+if grep -q ValidateProtobufRuntimeVersion "$STAGE/py/cri_pb2.py"; then
+  die "cri_pb2.py checks the protobuf runtime version"
+fi
+SKIFF_CRI_PY=$STAGE/py PYTHONPATH=e2e/cri /usr/bin/python3 -c '
+import cri
+c = cri.pb.PodSandboxConfig(hostname="h", metadata=cri.pb.PodSandboxMetadata(name="n"))
+assert cri.pb.PodSandboxConfig.FromString(c.SerializeToString()) == c
+print("cri modules import and round-trip with protobuf", cri.pb.DESCRIPTOR.__class__.__module__)'
 
 if [[ -x e2e/gpu/bundle.sh ]]; then
   step "GPU bundle (e2e/gpu/bundle.sh)"
@@ -132,6 +147,11 @@ if [[ -x e2e/gpu/bundle.sh ]]; then
 fi
 
 step "pack .dev/payload.tar.xz"
+# Identical files (skiff, its libraries, tests and busybox appear in the GPU bundle and the image
+# rootfs too) become hard links, which tar stores once.
+(cd "$STAGE" && find . -type f -size +64k -print0 | xargs -0 sha256sum | sort) |
+  awk '{ if ($1 == h) print first "\t" $2; else { h = $1; first = $2 } }' |
+  while IFS=$'\t' read -r keep dup; do ln -f "$STAGE/$keep" "$STAGE/$dup"; done
 rm -f "$DEV"/payload.tar.* "$DEV/MANIFEST.txt"
 tar -C "$STAGE" --sort=name --owner=0 --group=0 --numeric-owner -cf - . |
   xz -T"$JOBS" -6 -c >"$DEV/payload.tar.xz"

@@ -127,6 +127,16 @@ for p in ${PYTHON:-} python3 /usr/bin/python3 /opt/torch/.venv/bin/python3; do
     break
   fi
 done
+if [[ -z $PY ]]; then # last resort: protobuf's pure-Python implementation
+  for p in ${PYTHON:-} python3 /usr/bin/python3 /opt/torch/.venv/bin/python3; do
+    if command -v "$p" >/dev/null && PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python py_ok "$p"; then
+      PY=$(command -v "$p")
+      export PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python
+      say "note: the CRI modules import only with PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python"
+      break
+    fi
+  done
+fi
 if [[ -z $PY ]]; then
   PY=$(command -v python3 || echo /usr/bin/python3)
   say "warning: no python imports grpc + protobuf + the CRI modules; using $PY"

@@ -4,7 +4,7 @@
 #   (signed) written into a hub directory with lib/mkgen.py.
 #
 #   acme/hello@1  shell (busybox-static, bin/sh) + hello (prints "hello from generation 1")
-#                 vars GREETING=gen1, SKIFF_TEST_MODE=document
+#                 vars GREETING=gen1, TEST_MODE=document
 #   acme/hello@2  shell + hello v2 (prints "hello from generation 2")
 #   acme/bad@1    shell + a path whose NAR in the cache was tampered with
 #   acme/slow@1   shell + a 4 MiB path whose NAR lives only in $FIX/slowcache (served slowly)
@@ -23,7 +23,7 @@ imageless_fixture() {
     rm -rf src/* cache slowcache hub
     mkdir -p src/shell/bin src/hello1/bin src/hello2/bin src/bad/bin src/big/share
     cp "${BUSYBOX_BIN:-/bin/busybox}" src/shell/bin/busybox
-    for a in sh env ls cat echo id sleep printenv touch grep mount readlink test true; do
+    for a in sh env ls cat echo id sleep touch grep mount readlink test true; do
       ln -s busybox "src/shell/bin/$a"
     done
     shell=$("$skiff" cache add src/shell --to "file://$dir/cache" --key sk)
@@ -42,7 +42,7 @@ imageless_fixture() {
 
     "$py" "$gen" --hub "$dir/hub" --cache "$dir/cache" --key sk --env acme/hello --gen 1 \
       --pkg "shell=$shell" --pkg "hello=$hello1" --var GREETING=gen1 \
-      --var SKIFF_TEST_MODE=document --description "first" >/dev/null
+      --var TEST_MODE=document --description "first" >/dev/null
     "$py" "$gen" --hub "$dir/hub" --cache "$dir/cache" --key sk --env acme/hello --gen 2 \
       --pkg "shell=$shell" --pkg "hello=$hello2" --var GREETING=gen2 --live >/dev/null
     "$py" "$gen" --hub "$dir/hub" --cache "$dir/cache" --key sk --env acme/bad --gen 1 \
