@@ -23,25 +23,25 @@
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: skiff env log [HUB/]OWNER/NAME [--hub URL|DIR] [--json] [--config FILE]\n"
-                "                     [--trusted-key KEY]...\n"
-                "       skiff env live OWNER/NAME N --hub DIR\n"
-                "\n"
-                "log   list the generations of an environment from the hub's index.json (or, when\n"
-                "      the hub has none, by reading 1.json, 2.json, ... until one is missing):\n"
-                "      generation, creation time, `live` marker and description\n"
-                "live  point the `live` file of an environment in a hub directory at generation N\n"
-                "      (which must exist)\n"
-                "\n"
-                "  --hub URL|DIR      hub for references without a hub (default: `hub` of the node\n"
-                "                     config); a directory means file://DIR\n"
-                "  --trusted-key KEY  also trust KEY (`name:base64`, or a file holding it)\n"
-                "  --config FILE      node config (default " SKIFF_CONFIG_PATH_DEFAULT
-                "; a missing\n"
-                "                     default file means built-in defaults)\n"
-                "\n"
-                "Exit codes: 0 success, 1 failure, 2 usage error.\n");
+        fprintf(
+            f,
+            "usage: skiff env log [HUB/]OWNER/NAME [--hub URL|DIR] [--json] [--config FILE]\n"
+            "                     [--trusted-key KEY]...\n"
+            "       skiff env live OWNER/NAME N --hub DIR\n"
+            "\n"
+            "log   list the generations of an environment from the hub's index.json (or, when\n"
+            "      the hub has none, by reading 1.json, 2.json, ... until one is missing):\n"
+            "      generation, creation time, `live` marker and description\n"
+            "live  point the `live` file of an environment in a hub directory at generation N\n"
+            "      (which must exist)\n"
+            "\n"
+            "  --hub URL|DIR      hub for references without a hub (default: `hub` of the node\n"
+            "                     config); a directory means file://DIR\n"
+            "  --trusted-key KEY  also trust KEY (`name:base64`, or a file holding it)\n"
+            "  --config FILE      node config (default " SKIFF_CONFIG_PATH_DEFAULT "; a missing\n"
+            "                     default file means built-in defaults)\n"
+            "\n"
+            "Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
 char *skiff_cli_hub_url(const char *arg)
@@ -227,9 +227,9 @@ static int cmd_log(int argc, char **argv)
                 }
                 entries = xcalloc(ix->n_entries + 1, sizeof(*entries));
                 for (size_t i = 0; i < ix->n_entries; i++)
-                        entries[n++] = (struct log_entry){ix->entries[i].generation,
-                                                          ix->entries[i].created,
-                                                          ix->entries[i].description};
+                        entries[n++] =
+                            (struct log_entry){ix->entries[i].generation, ix->entries[i].created,
+                                               ix->entries[i].description};
                 print_log(entries, n, live, json);
                 return SKIFF_EXIT_OK;
         }
@@ -314,14 +314,14 @@ static int cmd_live(int argc, char **argv)
                 fprintf(stderr, "skiff env live: expected owner/name and a generation\n");
                 return SKIFF_EXIT_USAGE;
         }
-        _cleanup_free_ char *doc = xasprintf("%s/skiff/v1/%s/%s/%u.json", hub_dir, ref.owner,
-                                             ref.name, g);
+        _cleanup_free_ char *doc =
+            xasprintf("%s/skiff/v1/%s/%s/%u.json", hub_dir, ref.owner, ref.name, g);
         if (access(doc, F_OK) < 0) {
                 _cleanup_free_ char *m = xasprintf("`%s`: %s", doc, strerror(errno));
                 return skiff_cli_fail("env live", m);
         }
-        _cleanup_free_ char *live = xasprintf("%s/skiff/v1/%s/%s/live", hub_dir, ref.owner,
-                                              ref.name);
+        _cleanup_free_ char *live =
+            xasprintf("%s/skiff/v1/%s/%s/live", hub_dir, ref.owner, ref.name);
         _cleanup_free_ char *text = xasprintf("%u\n", g);
         if (skiff_fs_write_file_atomic(live, text, strlen(text), 0644, true, &err) < 0)
                 return skiff_cli_fail("env live", err->msg);

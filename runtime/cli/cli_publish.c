@@ -134,8 +134,7 @@ static int parse_args(int argc, char **argv, struct args *a)
                 }
                 if (o->arity == FLAG) {
                         if (eq) {
-                                fprintf(stderr, "skiff publish: `--%s` takes no value\n",
-                                        o->name);
+                                fprintf(stderr, "skiff publish: `--%s` takes no value\n", o->name);
                                 return -1;
                         }
                         skiff_strv_push(o->values, "1");
@@ -167,8 +166,7 @@ static int split_pairs(char *const *items, const char *what, char ***ret)
         for (char *const *it = items; it && *it; it++) {
                 const char *eq = strchr(*it, '=');
                 if (!eq || eq == *it) {
-                        fprintf(stderr, "skiff publish: %s `%s`: expected NAME=VALUE\n", what,
-                                *it);
+                        fprintf(stderr, "skiff publish: %s `%s`: expected NAME=VALUE\n", what, *it);
                         return -1;
                 }
                 skiff_strv_push_take(ret, xstrndup(*it, (size_t)(eq - *it)));

@@ -22,23 +22,22 @@
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: skiff sbom [HUB/]OWNER/NAME[@N] [--hub URL|DIR] [--system SYSTEM]\n"
-                "                  [--output FILE] [--config FILE] [--trusted-key KEY]...\n"
-                "\n"
-                "Prints a CycloneDX 1.5 JSON SBOM of the closure of a generation, fetched and\n"
-                "verified through the hub client (an unpinned reference means the live\n"
-                "generation): one component per store path, named and versioned after the\n"
-                "store-path name, with the NAR's SHA-256. A document without a closure is\n"
-                "resolved through its substituters and the node config's.\n"
-                "\n"
-                "  --hub URL|DIR      hub for references without a hub (default: node config)\n"
-                "  --system SYSTEM    which system of the document (default: this host's)\n"
-                "  --output FILE      write the SBOM to FILE instead of stdout\n"
-                "  --trusted-key KEY  also trust KEY (`name:base64`, or a file holding it)\n"
-                "  --config FILE      node config (default " SKIFF_CONFIG_PATH_DEFAULT ")\n"
-                "\n"
-                "Exit codes: 0 success, 1 failure, 2 usage error.\n");
+        fprintf(f, "usage: skiff sbom [HUB/]OWNER/NAME[@N] [--hub URL|DIR] [--system SYSTEM]\n"
+                   "                  [--output FILE] [--config FILE] [--trusted-key KEY]...\n"
+                   "\n"
+                   "Prints a CycloneDX 1.5 JSON SBOM of the closure of a generation, fetched and\n"
+                   "verified through the hub client (an unpinned reference means the live\n"
+                   "generation): one component per store path, named and versioned after the\n"
+                   "store-path name, with the NAR's SHA-256. A document without a closure is\n"
+                   "resolved through its substituters and the node config's.\n"
+                   "\n"
+                   "  --hub URL|DIR      hub for references without a hub (default: node config)\n"
+                   "  --system SYSTEM    which system of the document (default: this host's)\n"
+                   "  --output FILE      write the SBOM to FILE instead of stdout\n"
+                   "  --trusted-key KEY  also trust KEY (`name:base64`, or a file holding it)\n"
+                   "  --config FILE      node config (default " SKIFF_CONFIG_PATH_DEFAULT ")\n"
+                   "\n"
+                   "Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
 /* Fills a missing closure from narinfo files. */
@@ -132,8 +131,7 @@ int skiff_cli_sbom(int argc, char **argv)
         int rc = SKIFF_EXIT_OK;
         struct skiff_generation_system *s =
             (struct skiff_generation_system *)skiff_generation_system(doc.generation, system);
-        if (s && !s->has_closure &&
-            fill_closure(s, cfg, keys, cfg->nkeys + nextra, &err) < 0)
+        if (s && !s->has_closure && fill_closure(s, cfg, keys, cfg->nkeys + nextra, &err) < 0)
                 rc = skiff_cli_fail("sbom", err->msg);
         uint8_t h[SKIFF_SHA256_LEN];
         char hex[2 * SKIFF_SHA256_LEN + 1];

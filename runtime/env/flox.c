@@ -78,8 +78,7 @@ static const char *output_path(char *const *outputs, const char *name)
 }
 
 static int add_package(struct skiff_flox_lock *l, const char *jpath, const char *install_id,
-                       const char *path, int32_t priority, const char *store_dir,
-                       skiff_err_t *err)
+                       const char *path, int32_t priority, const char *store_dir, skiff_err_t *err)
 {
         int r = skiff_storepath_parse(path, store_dir, NULL, err);
         if (r < 0)
@@ -106,9 +105,8 @@ static int add_outputs(struct skiff_flox_lock *l, const char *jpath, const struc
         int32_t prio = (int32_t)p->priority;
         if (p->store_path) {
                 if (p->outputs)
-                        return skiff_error_set(err, EINVAL,
-                                               "%s: both `store_path` and `outputs` are set",
-                                               jpath);
+                        return skiff_error_set(
+                            err, EINVAL, "%s: both `store_path` and `outputs` are set", jpath);
                 _cleanup_free_ char *jp = skiff_json_path_key(jpath, "store_path");
                 return add_package(l, jp, p->install_id, p->store_path, prio, store_dir, err);
         }
@@ -192,8 +190,9 @@ int skiff_flox_parse(const char *buf, size_t len, const char *system, const char
         skiff_jv *ver = skiff_json_get(root, "lockfile-version");
         int64_t v = -1;
         if (!ver)
-                return skiff_error_set(err, EINVAL, "lockfile-version: missing (not a Flox "
-                                                    "manifest.lock?)");
+                return skiff_error_set(err, EINVAL,
+                                       "lockfile-version: missing (not a Flox "
+                                       "manifest.lock?)");
         if (skiff_json_i64(ver, &v) < 0)
                 return skiff_json_type_error(ver, "lockfile-version", "an integer", err);
         if (v != 1)
@@ -215,8 +214,7 @@ int skiff_flox_parse(const char *buf, size_t len, const char *system, const char
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *jp = skiff_json_path_index("packages", i);
                 struct raw_pkg p = {.priority = SKIFF_GENERATION_PRIORITY_DEFAULT};
-                r = skiff_json_decode_object(skiff_json_at(pkgs, i), jp, pkg_fields, &p, true,
-                                             err);
+                r = skiff_json_decode_object(skiff_json_at(pkgs, i), jp, pkg_fields, &p, true, err);
                 if (r >= 0 && !skiff_strv_contains(systems, p.system))
                         skiff_strv_push(&systems, p.system);
                 if (r >= 0 && strcmp(p.system, system) == 0)
@@ -229,8 +227,9 @@ int skiff_flox_parse(const char *buf, size_t len, const char *system, const char
                 _cleanup_strbuf_ struct skiff_strbuf sb = SKIFF_STRBUF_INIT;
                 for (char **s = systems; s && *s; s++)
                         skiff_strbuf_printf(&sb, "%s`%s`", s == systems ? "" : ", ", *s);
-                return skiff_error_set(err, ENOENT, "packages: none for system `%s` (the lockfile "
-                                                    "has %s)",
+                return skiff_error_set(err, ENOENT,
+                                       "packages: none for system `%s` (the lockfile "
+                                       "has %s)",
                                        system, sb.buf ? sb.buf : "none");
         }
         *ret = TAKE_PTR(l);

@@ -57,8 +57,8 @@ static const struct skiff_json_field entry_fields[] = {
     {"generation", dec_generation, offsetof(struct skiff_publish_index_entry, generation), true},
     {"created", skiff_json_dec_string, offsetof(struct skiff_publish_index_entry, created), true},
     {"sha256", dec_sha256, offsetof(struct skiff_publish_index_entry, sha256), true},
-    {"description", skiff_json_dec_string,
-     offsetof(struct skiff_publish_index_entry, description), false},
+    {"description", skiff_json_dec_string, offsetof(struct skiff_publish_index_entry, description),
+     false},
     {NULL},
 };
 
@@ -74,8 +74,8 @@ static int dec_entries(skiff_jv *v, const char *path, void *field, skiff_err_t *
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *p = skiff_json_path_index(path, i);
                 struct skiff_publish_index_entry *e = &ix->entries[ix->n_entries++];
-                int r = skiff_json_decode_object(skiff_json_at(v, i), p, entry_fields, e, false,
-                                                 err);
+                int r =
+                    skiff_json_decode_object(skiff_json_at(v, i), p, entry_fields, e, false, err);
                 if (r < 0)
                         return r;
                 int64_t t = 0;

@@ -75,13 +75,13 @@ static int entry_from_narinfo(const struct skiff_narinfo *ni, const char *base,
                 size_t bl = strlen(base);
                 if (strncmp(url, base, bl) != 0 || url[bl] != '/')
                         return skiff_error_set(err, EINVAL,
-                                               "`%s`: URL `%s` lies outside the cache `%s`",
-                                               ni_url, url, base);
+                                               "`%s`: URL `%s` lies outside the cache `%s`", ni_url,
+                                               url, base);
                 url += bl + 1;
         }
         if (url[0] == '/' || !skiff_path_is_safe_relative(url))
-                return skiff_error_set(err, EINVAL, "`%s`: URL `%s` is not a relative path",
-                                       ni_url, ni->url);
+                return skiff_error_set(err, EINVAL, "`%s`: URL `%s` is not a relative path", ni_url,
+                                       ni->url);
         *ret = (struct skiff_generation_path){0};
         ret->path = xstrdup(ni->store_path);
         ret->nar_hash = ni->nar_hash;
@@ -151,8 +151,8 @@ static int lookup(struct skiff_fetch *f, char *const *caches, const char *store_
                         skiff_strbuf_printf(&sb, "%s`%s`", c == caches ? "" : ", ", *c);
                 list = skiff_strbuf_take(&sb);
         }
-        return skiff_error_set(err, ENOENT, "`%s`: no cache has `%.32s.narinfo` (caches: %s)",
-                               path, base, list ? list : "none given");
+        return skiff_error_set(err, ENOENT, "`%s`: no cache has `%.32s.narinfo` (caches: %s)", path,
+                               base, list ? list : "none given");
 }
 
 static int cmp_entry_path(const void *a, const void *b)
@@ -161,11 +161,10 @@ static int cmp_entry_path(const void *a, const void *b)
         return strcmp(x->path, y->path);
 }
 
-int skiff_publish_resolve_closure(struct skiff_fetch *f, char *const *caches,
-                                  const char *store_dir, const struct skiff_sig_pubkey *keys,
-                                  size_t nkeys, char *const *roots,
-                                  const struct skiff_generation_path *known, size_t nknown,
-                                  struct skiff_generation_path **ret, size_t *ret_n,
+int skiff_publish_resolve_closure(struct skiff_fetch *f, char *const *caches, const char *store_dir,
+                                  const struct skiff_sig_pubkey *keys, size_t nkeys,
+                                  char *const *roots, const struct skiff_generation_path *known,
+                                  size_t nknown, struct skiff_generation_path **ret, size_t *ret_n,
                                   skiff_err_t *err)
 {
         _cleanup_strv_ char **queue = skiff_strv_copy(roots);
@@ -373,8 +372,7 @@ static int load_includes(struct plan *p, const char *hub_abs, skiff_err_t *err)
         return 0;
 }
 
-static int package_name(const char *path, const char *store_dir, const char **ret,
-                        skiff_err_t *err)
+static int package_name(const char *path, const char *store_dir, const char **ret, skiff_err_t *err)
 {
         const char *base = NULL;
         int r = skiff_storepath_parse(path, store_dir, &base, err);
@@ -436,7 +434,7 @@ static int compose(struct plan *p, skiff_err_t *err)
                 set_var(&p->vars, o->vars[j], o->vars[j + 1]);
         add_hook(&p->hook, o->on_activate);
         for (size_t j = 0; o->requires && o->requires[j]; j += 2)
-                add_require(&p->requires, o->requires[j], o->requires[j + 1]);
+                add_require(&p->requires, o->requires[j], o -> requires[j + 1]);
         for (char *const *c = o->caches; c && *c; c++) {
                 _cleanup_free_ char *u = strip_slashes(*c);
                 if (!skiff_strv_contains(p->substituters, u))
@@ -450,8 +448,7 @@ static int resolve(struct plan *p, struct skiff_fetch *f, skiff_err_t *err)
         size_t nknown = 0;
         for (size_t i = 0; i < p->n_inc; i++)
                 nknown += p->inc[i].sys->n_closure;
-        _cleanup_free_ struct skiff_generation_path *known =
-            xcalloc(nknown + 1, sizeof(*known));
+        _cleanup_free_ struct skiff_generation_path *known = xcalloc(nknown + 1, sizeof(*known));
         size_t k = 0;
         for (size_t i = 0; i < p->n_inc; i++)
                 for (size_t j = 0; j < p->inc[i].sys->n_closure; j++)
@@ -546,8 +543,9 @@ static int realize_closure(struct plan *p, const char *root, skiff_err_t *err)
         for (size_t i = 0; i < nk; i++)
                 free(nis[i].references);
         if (r < 0)
-                return skiff_error_wrap(err, "realize the closure into `%s` for the conflict "
-                                             "check",
+                return skiff_error_wrap(err,
+                                        "realize the closure into `%s` for the conflict "
+                                        "check",
                                         root);
         return 0;
 }
@@ -770,8 +768,9 @@ int skiff_publish_run(const struct skiff_publish_options *o, struct skiff_publis
                                        "directory and the generation is chosen by publish)",
                                        o->environment);
         if (!o->hub_dir || !o->key)
-                return skiff_error_set(err, EINVAL, "a hub directory and a signing key are "
-                                                    "required");
+                return skiff_error_set(err, EINVAL,
+                                       "a hub directory and a signing key are "
+                                       "required");
         struct plan p = {
             .o = o,
             .system = o->system ? o->system : skiff_generation_host_system(),

@@ -60,8 +60,8 @@ struct skiff_publish_options {
         const char *on_activate;
         char *const *requires; /* alternating name, constraint */
         const char *description;
-        bool live;                         /* also move `live` to the new generation */
-        const struct skiff_sig_seckey *key; /* signs N.json; its public half is trusted */
+        bool live;                              /* also move `live` to the new generation */
+        const struct skiff_sig_seckey *key;     /* signs N.json; its public half is trusted */
         const struct skiff_sig_pubkey *trusted; /* for includes and narinfo signatures */
         size_t ntrusted;
         bool check_sigs;                /* verify narinfo signatures (trusted + the key) */
@@ -79,7 +79,7 @@ enum skiff_publish_check {
 
 struct skiff_publish_result {
         uint32_t generation;
-        char *doc_path; /* heap: <env dir>/<N>.json */
+        char *doc_path;   /* heap: <env dir>/<N>.json */
         char *doc_sha256; /* heap: hex */
         size_t n_packages;
         size_t n_closure;
@@ -100,11 +100,10 @@ int skiff_publish_run(const struct skiff_publish_options *o, struct skiff_publis
  * fileHash, fileSize when the narinfo has FileHash and FileSize. url is relative to the cache
  * root (an absolute narinfo URL under the cache is made relative; elsewhere it is -EINVAL).
  * Free the entries with skiff_publish_closure_free(). */
-int skiff_publish_resolve_closure(struct skiff_fetch *f, char *const *caches,
-                                  const char *store_dir, const struct skiff_sig_pubkey *keys,
-                                  size_t nkeys, char *const *roots,
-                                  const struct skiff_generation_path *known, size_t nknown,
-                                  struct skiff_generation_path **ret, size_t *ret_n,
+int skiff_publish_resolve_closure(struct skiff_fetch *f, char *const *caches, const char *store_dir,
+                                  const struct skiff_sig_pubkey *keys, size_t nkeys,
+                                  char *const *roots, const struct skiff_generation_path *known,
+                                  size_t nknown, struct skiff_generation_path **ret, size_t *ret_n,
                                   skiff_err_t *err);
 void skiff_publish_closure_free(struct skiff_generation_path *c, size_t n);
 

@@ -122,8 +122,8 @@ static void gen_dependency(struct skiff_json_gen *j, const char *ref, char *cons
         skiff_json_gen_map_close(j);
 }
 
-int skiff_sbom_render(const struct skiff_generation *g, const char *system,
-                      const char *doc_sha256, char **ret, size_t *ret_len, skiff_err_t *err)
+int skiff_sbom_render(const struct skiff_generation *g, const char *system, const char *doc_sha256,
+                      char **ret, size_t *ret_len, skiff_err_t *err)
 {
         const struct skiff_generation_system *s = skiff_generation_system(g, system);
         if (!s)

@@ -35,7 +35,7 @@ void skiff_sbom_split_name(const char *name, char **ret_name, char **ret_version
  * bytes (for serialNumber). -ENOENT when g lacks system, -ENODATA when that system has no
  * closure (the caller resolves it first, see skiff_publish_resolve_closure). Heap string with
  * a trailing newline in *ret. */
-int skiff_sbom_render(const struct skiff_generation *g, const char *system,
-                      const char *doc_sha256, char **ret, size_t *ret_len, skiff_err_t *err);
+int skiff_sbom_render(const struct skiff_generation *g, const char *system, const char *doc_sha256,
+                      char **ret, size_t *ret_len, skiff_err_t *err);
 
 #endif

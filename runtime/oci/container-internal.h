@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "oci/cgroups.h"
+#include "oci/mounts.h"
 #include "oci/namespaces.h"
 #include "oci/exec.h"
 #include "oci/spec.h"
@@ -44,6 +45,8 @@ struct skiff_container_child {
         int clone_flags;
         bool new_time, new_userns, new_cgroupns, new_uts;
         int devnull;
+        skiff_mounts_pre_pivot_fn pre_pivot; /* init only; see skiff_container_config */
+        void *pre_pivot_data;
 };
 
 /* Closes the fds of a (reset to -EBADF); idempotent. */

@@ -137,7 +137,8 @@ static _Noreturn void container_child(struct skiff_container_child *a)
         if (!proc->terminal && skiff_exec_setup_stdio(&a->plan, a->devnull, &err) < 0)
                 child_fail(a, &err);
         if (init) {
-                if (skiff_mounts_setup_rootfs(a->spec, a->rootfs, &err) < 0)
+                if (skiff_mounts_setup_rootfs_hook(a->spec, a->rootfs, a->pre_pivot,
+                                                   a->pre_pivot_data, &err) < 0)
                         child_fail(a, &err);
         }
         if (proc->terminal && setup_terminal(a, init, &err) < 0)

@@ -224,8 +224,11 @@ int skiff_container_create(const struct skiff_container_config *cfg, struct skif
         c->state_path = skiff_path_join(cfg->bundle, SKIFF_CONTAINER_STATE_FILE);
         c->pidfd = c->sync_fd = -EBADF;
 
-        struct skiff_container_child a = {
-            .root_fd = -EBADF, .devnull = -EBADF, .plan.sync_fd = -EBADF};
+        struct skiff_container_child a = {.root_fd = -EBADF,
+                                          .devnull = -EBADF,
+                                          .plan.sync_fd = -EBADF,
+                                          .pre_pivot = cfg->pre_pivot,
+                                          .pre_pivot_data = cfg->pre_pivot_data};
         skiff_ns_fds_init(&a.ns);
         _cleanup_close_ int console = -EBADF;
         int r = 0;

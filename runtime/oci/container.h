@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "oci/cgroups.h"
+#include "oci/mounts.h"
 #include "oci/spec.h"
 
 /* One CreateTaskRequest.rootfs entry (containerd mount: type, source, target, options). */
@@ -38,7 +39,13 @@ struct skiff_container_config {
         const struct skiff_rootfs_mount *rootfs;
         size_t n_rootfs;
         struct skiff_stdio_fds stdio;
+        /* Optional: runs in init's mount namespace after the spec's mounts and /dev, before
+         * pivot_root (GPU injection, gpu/inject.h). data is borrowed; init sees a copy-on-write
+         * snapshot of it. */
+        skiff_mounts_pre_pivot_fn pre_pivot;
+        void *pre_pivot_data;
 };
+#define SKIFF_CONTAINER_PRE_PIVOT 1 /* struct skiff_container_config has pre_pivot */
 
 struct skiff_container; /* opaque; owned by the caller, freed with skiff_container_free() */
 

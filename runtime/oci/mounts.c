@@ -603,6 +603,12 @@ static int pivot_into(const char *rootfs, skiff_err_t *err)
 
 int skiff_mounts_setup_rootfs(const struct skiff_spec *spec, const char *rootfs, skiff_err_t *err)
 {
+        return skiff_mounts_setup_rootfs_hook(spec, rootfs, NULL, NULL, err);
+}
+
+int skiff_mounts_setup_rootfs_hook(const struct skiff_spec *spec, const char *rootfs,
+                                   skiff_mounts_pre_pivot_fn hook, void *data, skiff_err_t *err)
+{
         unsigned long prop = 0;
         int r = parse_root_propagation(spec->linux_.rootfs_propagation, &prop, err);
         if (r < 0)
@@ -642,6 +648,11 @@ int skiff_mounts_setup_rootfs(const struct skiff_spec *spec, const char *rootfs,
         r = skiff_devices_setup(spec, rootfd, dflags, err);
         if (r < 0)
                 return r;
+        if (hook) {
+                r = hook(rootfd, root, data, err);
+                if (r < 0)
+                        return r;
+        }
 
         r = pivot_into(root, err);
         if (r < 0)

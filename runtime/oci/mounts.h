@@ -70,6 +70,15 @@ int skiff_mounts_rootfs_umount(const char *target, skiff_err_t *err);
  * Errors name the mount ("mount `proc` on `/proc`: ..."). */
 int skiff_mounts_setup_rootfs(const struct skiff_spec *spec, const char *rootfs, skiff_err_t *err);
 
+/* Called by skiff_mounts_setup_rootfs_hook() inside the new mount namespace after the spec's
+ * mounts and /dev are set up and before pivot_root, with an fd of the rootfs (O_PATH) and its
+ * path; host paths are still reachable. A negative return fails the setup. */
+typedef int (*skiff_mounts_pre_pivot_fn)(int rootfd, const char *rootfs, void *data,
+                                         skiff_err_t *err);
+/* skiff_mounts_setup_rootfs() with a pre-pivot hook (NULL: none). */
+int skiff_mounts_setup_rootfs_hook(const struct skiff_spec *spec, const char *rootfs,
+                                   skiff_mounts_pre_pivot_fn hook, void *data, skiff_err_t *err);
+
 /* Child side, after pivot_root and after the console is set up: makes linux.readonlyPaths
  * read-only (recursive bind remount), masks linux.maskedPaths (bind /dev/null over files,
  * read-only tmpfs over directories), and remounts / read-only when root.readonly. Missing

@@ -349,8 +349,19 @@ static int fetch_path(struct skiff_store *s, struct skiff_fetch *f, const char *
         if (r >= 0)
                 r = pipeline_finish(&p, err);
         pipeline_done(&p);
+        /* Moving a directory to another parent rewrites its "..": without root that needs write
+         * permission on the (already read-only) top directory for the moment of the rename. */
+        struct stat top;
+        bool unpriv = geteuid() != 0 && r >= 0 &&
+                      fstatat(s->partial_fd, p.partial, &top, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      S_ISDIR(top.st_mode);
+        if (unpriv && fchmodat(s->partial_fd, p.partial, top.st_mode | S_IWUSR, 0) < 0)
+                unpriv = false; /* the rename below then reports the problem */
         if (r >= 0 && renameat2(s->partial_fd, p.partial, s->store_fd, base, RENAME_NOREPLACE) < 0)
                 r = skiff_error_set_errno(err, errno, "rename into `store/%s`", base);
+        if (unpriv && fchmodat(r >= 0 ? s->store_fd : s->partial_fd, r >= 0 ? base : p.partial,
+                               top.st_mode & 07777, 0) < 0 && r >= 0)
+                r = skiff_error_set_errno(err, errno, "make `store/%s` read-only", base);
         if (r < 0) {
                 (void)skiff_fs_rm_rf_at(s->partial_fd, p.partial, NULL); /* best effort */
                 free(p.partial);

@@ -34,7 +34,8 @@ static char *lockfile(void)
             "   \"hook\": {\"on-activate\": \"export X=1\\n\"}, \"profile\": {},\n"
             "   \"options\": {\"systems\": [\"x86_64-linux\", \"aarch64-darwin\"]}},\n"
             " \"packages\": [\n"
-            "  {\"attr_path\": \"hello\", \"broken\": false, \"derivation\": \"/nix/store/x.drv\",\n"
+            "  {\"attr_path\": \"hello\", \"broken\": false, \"derivation\": "
+            "\"/nix/store/x.drv\",\n"
             "   \"install_id\": \"hello\", \"name\": \"hello-2.12.3\", \"pname\": \"hello\",\n"
             "   \"version\": \"2.12.3\", \"outputs_to_install\": [\"out\", \"man\"],\n"
             "   \"outputs\": {\"out\": \"%s\", \"man\": \"%s\"},\n"
@@ -65,8 +66,8 @@ Test(flox, reads_catalog_flake_and_store_path_packages)
         _cleanup_free_ char *doc = lockfile();
         _cleanup_flox_ struct skiff_flox_lock *l = NULL;
         skiff_err_t err = NULL;
-        cr_assert_eq(skiff_flox_parse(doc, strlen(doc), "x86_64-linux", "/nix/store", &l, &err),
-                     0, "%s", skiff_error_msg(err));
+        cr_assert_eq(skiff_flox_parse(doc, strlen(doc), "x86_64-linux", "/nix/store", &l, &err), 0,
+                     "%s", skiff_error_msg(err));
         cr_assert_eq(l->n_packages, 5);
         cr_assert_str_eq(l->packages[0].path, P.hello);
         cr_assert_str_eq(l->packages[0].install_id, "hello");
@@ -144,8 +145,9 @@ Test(flox, errors_name_the_json_path)
             "\"x86_64-linux\", \"outputs\": {\"out\": \"%s\"}, \"outputs_to_install\": "
             "[\"bin\"]}]}",
             P.hello);
-        parse_err(d1, EINVAL, "packages[0].outputs_to_install[0]: install id `h` has no output "
-                              "`bin`");
+        parse_err(d1, EINVAL,
+                  "packages[0].outputs_to_install[0]: install id `h` has no output "
+                  "`bin`");
         parse_err("{\"lockfile-version\": 1, \"packages\": [{\"install_id\": \"h\", \"system\": "
                   "\"x86_64-linux\", \"store_path\": \"/usr/bin/hello\"}]}",
                   EINVAL, "packages[0].store_path");

@@ -109,9 +109,9 @@ Test(sbom, renders_cyclonedx_of_the_closure)
                         seen++;
                 }
                 if (i > 0)
-                        cr_assert_lt(strcmp(member_str(skiff_json_at(comps, i - 1), "bom-ref"),
-                                            ref),
-                                     0, "components are sorted by path");
+                        cr_assert_lt(
+                            strcmp(member_str(skiff_json_at(comps, i - 1), "bom-ref"), ref), 0,
+                            "components are sorted by path");
         }
         cr_assert_eq(seen, 2);
 
