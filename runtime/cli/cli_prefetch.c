@@ -146,10 +146,10 @@ static int fail(const char *msg)
 int skiff_cli_prefetch(int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+            {"config", required_argument, NULL, 'c'},  {"json", no_argument, NULL, 'j'},
             {"timeout", required_argument, NULL, 't'}, {"root", required_argument, NULL, 'r'},
-            {"plan", required_argument, NULL, 'p'},   {"system", required_argument, NULL, 's'},
-            {"help", no_argument, NULL, 'h'},         {},
+            {"plan", required_argument, NULL, 'p'},    {"system", required_argument, NULL, 's'},
+            {"help", no_argument, NULL, 'h'},          {},
         };
         const char *config = NULL, *root = NULL, *plan_file = NULL, *system = NULL;
         int c;
@@ -165,8 +165,7 @@ int skiff_cli_prefetch(int argc, char **argv)
                 case 't': {
                         uint64_t v = 0;
                         if (skiff_parse_u64(optarg, &v) < 0 || v == 0 || v > 86400) {
-                                fprintf(stderr, "skiff prefetch: invalid --timeout `%s`\n",
-                                        optarg);
+                                fprintf(stderr, "skiff prefetch: invalid --timeout `%s`\n", optarg);
                                 return SKIFF_EXIT_USAGE;
                         }
                         st.timeout = (unsigned)v;

@@ -65,13 +65,14 @@ static int sys_mount_setattr(int dfd, const char *path, unsigned flags, struct m
 /* Makes the mount at path read-only, nosuid, nodev (recursively), keeping other flags. */
 static int seal(const char *path, skiff_err_t *err)
 {
-        struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+        struct mount_attr a = {.attr_set =
+                                   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
         if (sys_mount_setattr(AT_FDCWD, path, AT_RECURSIVE, &a) == 0)
                 return 0;
         if (errno != ENOSYS)
                 return skiff_error_set_errno(err, errno, "make `%s` read-only", path);
-        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                  NULL) < 0)
+        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+            0)
                 return skiff_error_set_errno(err, errno, "make `%s` read-only", path);
         return 0;
 }
@@ -193,7 +194,8 @@ static int build_root(const struct skiff_assemble_plan *p, enum skiff_annotation
         if (r < 0)
                 return r;
         _cleanup_free_ char *run = skiff_path_join(root, "run");
-        if (mkdir(run, 0755) < 0 || mount("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+        if (mkdir(run, 0755) < 0 ||
+            mount("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
                 return skiff_error_set_errno(err, errno, "mount a tmpfs on `%s`", run);
         char *skip_run[] = {"skiff", NULL};
         if (access("/run", F_OK) == 0 && (r = mirror_dir("/run", run, skip_run, err)) < 0)

@@ -97,8 +97,8 @@ int skiff_assemble_plan_decode(const char *buf, size_t len, struct skiff_assembl
             {"refs", skiff_json_dec_string, offsetof(struct skiff_assemble_plan, refs), true},
             {"store_dir", skiff_json_dec_string, offsetof(struct skiff_assemble_plan, store_dir),
              true},
-            {"real_store", skiff_json_dec_string,
-             offsetof(struct skiff_assemble_plan, real_store), true},
+            {"real_store", skiff_json_dec_string, offsetof(struct skiff_assemble_plan, real_store),
+             true},
             {"profile", skiff_json_dec_string, offsetof(struct skiff_assemble_plan, profile), true},
             {"closure", skiff_json_dec_strv, offsetof(struct skiff_assemble_plan, closure), true},
             {"env", skiff_json_dec_strv, offsetof(struct skiff_assemble_plan, env), true},
@@ -206,8 +206,8 @@ char **skiff_assemble_image_dirs(const struct skiff_rootfs_mount *m, size_t n, c
         for (size_t i = 0; i < n; i++) {
                 if (m[i].target && *m[i].target)
                         continue; /* a mount below the root: not the image's top level */
-                bool bind = m[i].type && (strcmp(m[i].type, "bind") == 0 ||
-                                          strcmp(m[i].type, "rbind") == 0);
+                bool bind = m[i].type &&
+                            (strcmp(m[i].type, "bind") == 0 || strcmp(m[i].type, "rbind") == 0);
                 for (char *const *o = m[i].options; o && *o; o++) {
                         if (strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0)
                                 bind = true;
@@ -265,8 +265,8 @@ static void add_mount(struct mounts *ms, const char *dest, const char *type, con
  * volumes land on top of it), else at the end. Takes the entries of ms. */
 static void insert_mounts(struct skiff_spec *spec, struct mounts *ms)
 {
-        spec->mounts = xreallocarray(spec->mounts, spec->n_mounts + ms->n + 1,
-                                     sizeof(*spec->mounts));
+        spec->mounts =
+            xreallocarray(spec->mounts, spec->n_mounts + ms->n + 1, sizeof(*spec->mounts));
         for (size_t k = 0; k < ms->n; k++) {
                 size_t pos = spec->n_mounts;
                 for (size_t i = 0; i < spec->n_mounts; i++) {

@@ -15,10 +15,11 @@
  *      removed afterwards); an equal-priority conflict fails naming both store paths;
  *   5. vars merge in order (includes, then vars; later wins), hooks are concatenated in order,
  *      requires of the same name are joined with ',' (all must hold);
- *   6. under an exclusive flock of the environment's directory: N.json is created with
- *      RENAME_NOREPLACE (an existing generation is never replaced), then N.json.sig, then
- *      index.json is rebuilt from the N.json files present, then `live` when asked. Every file
- *      is written to a temporary name, fsynced and renamed.
+ *   6. under an exclusive flock of the environment's directory: N.json is written to a
+ *      temporary name, fsynced and hard-linked to its name (link(2) never replaces a file: if
+ *      N.json appeared anyway, N+1 is tried), then N.json.sig, then index.json is rebuilt from
+ *      the N.json files present, then `live` when asked; those three are written to temporary
+ *      names, fsynced and renamed.
  * Blocks on the network and the file system. */
 #ifndef SKIFF_ENV_PUBLISH_H
 #define SKIFF_ENV_PUBLISH_H

@@ -223,8 +223,7 @@ static int prune_generations(const char *dir, uint32_t keep, skiff_err_t *err)
         qsort(v, n, sizeof(*v), cmp_newest);
         int r = 0;
         for (size_t i = 0; i < n; i++) {
-                if (i >= keep && r >= 0 && unlinkat(dirfd(dd), v[i].name, 0) < 0 &&
-                    errno != ENOENT)
+                if (i >= keep && r >= 0 && unlinkat(dirfd(dd), v[i].name, 0) < 0 && errno != ENOENT)
                         r = skiff_error_set_errno(err, errno, "remove root `%s/%s`", dir,
                                                   v[i].name);
                 free(v[i].name);
@@ -325,8 +324,8 @@ int skiff_realize_run(const struct skiff_realize_opts *o, const struct skiff_ref
                         }
                 }
                 _cleanup_free_ char *s = skiff_ref_format(ref);
-                emit(o, (struct skiff_realize_event){.kind = SKIFF_REALIZE_EVENT_RESOLVED,
-                                                     .ref = s});
+                emit(o,
+                     (struct skiff_realize_event){.kind = SKIFF_REALIZE_EVENT_RESOLVED, .ref = s});
                 r = skiff_hub_get(hub, ref, &res.docs[i], err);
                 if (r < 0) {
                         r = env_error(err, s);
@@ -369,9 +368,9 @@ int skiff_realize_run(const struct skiff_realize_opts *o, const struct skiff_ref
                                              .bytes_total = p.bytes_total});
         r = skiff_store_open(cfg, &store, err);
         if (r >= 0 && (cp.nknown || cp.plain))
-                r = skiff_store_realize_described(
-                    store, (const struct skiff_narinfo *const *)cp.known, cp.nknown, cp.plain,
-                    on_store_event, &p, err);
+                r = skiff_store_realize_described(store,
+                                                  (const struct skiff_narinfo *const *)cp.known,
+                                                  cp.nknown, cp.plain, on_store_event, &p, err);
         if (r >= 0 && cp.expand)
                 r = skiff_store_realize(store, cp.expand, true, on_store_event, &p, err);
         closure_plan_done(&cp);

@@ -40,10 +40,10 @@ enum skiff_realize_event_kind {
 
 struct skiff_realize_event {
         enum skiff_realize_event_kind kind;
-        const char *ref;  /* RESOLVED, DOCUMENT: the layer's canonical reference */
-        const char *path; /* PATH: store path; PROFILE: profile directory */
-        bool from_cache;  /* DOCUMENT */
-        bool fetched;     /* PATH */
+        const char *ref;                  /* RESOLVED, DOCUMENT: the layer's canonical reference */
+        const char *path;                 /* PATH: store path; PROFILE: profile directory */
+        bool from_cache;                  /* DOCUMENT */
+        bool fetched;                     /* PATH */
         size_t done, total;               /* paths finished / known */
         uint64_t bytes_done, bytes_total; /* downloaded NAR file bytes; expected (0 unknown) */
 };

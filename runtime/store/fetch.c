@@ -2,11 +2,15 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/strbuf.h"
@@ -147,12 +151,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
         memcpy(x->fill.data + x->fill.len, ptr, n);
         x->fill.len += n;
         x->got += n;
-        if (x->fill.len == x->fill.cap) {
-                pthread_mutex_lock(&f->mu);
-                queue_push(x);
-                pthread_mutex_unlock(&f->mu);
-        }
-        return n;
+        return n; /* a full chunk is queued by the next call or by finish() */
 }
 
 static void list_remove(struct xfer **head, struct xfer *x)
@@ -188,22 +187,18 @@ static void *io_thread(void *arg)
         struct skiff_fetch *f = arg;
         pthread_mutex_lock(&f->mu);
         for (;;) {
-                struct xfer *add = TAKE_PTR(f->pending);
-                struct xfer *resume[64], *cancel[64];
-                size_t nres = 0, ncan = 0;
-                for (struct xfer *x = f->active; x; x = x->next) {
-                        if (x->cancel && ncan < SKIFF_ARRAY_SIZE(cancel))
-                                cancel[ncan++] = x;
-                        else if (x->resume && nres < SKIFF_ARRAY_SIZE(resume)) {
-                                x->resume = x->paused = false;
-                                resume[nres++] = x;
-                        }
-                }
-                while (add) {
-                        struct xfer *x = add;
-                        add = x->next;
+                /* curl_multi_add_handle() calls none of our callbacks: safe under f->mu. */
+                while (f->pending) {
+                        struct xfer *x = f->pending;
+                        f->pending = x->next;
                         x->next = f->active;
                         f->active = x;
+                        CURLMcode mc = curl_multi_add_handle(f->multi, x->easy);
+                        if (mc != CURLM_OK) {
+                                snprintf(x->errbuf, sizeof(x->errbuf), "%s",
+                                         curl_multi_strerror(mc));
+                                x->cancel = true;
+                        }
                 }
                 if (!f->active) {
                         f->running = false;
@@ -211,26 +206,38 @@ static void *io_thread(void *arg)
                         pthread_mutex_unlock(&f->mu);
                         return NULL;
                 }
+                struct xfer *resume[64], *cancel[64];
+                size_t nres = 0, ncan = 0;
+                for (struct xfer *x = f->active; x; x = x->next) {
+                        if (x->cancel && ncan < SKIFF_ARRAY_SIZE(cancel)) {
+                                cancel[ncan++] = x;
+                        } else if (x->resume && nres < SKIFF_ARRAY_SIZE(resume)) {
+                                x->resume = x->paused = false;
+                                resume[nres++] = x;
+                        }
+                }
                 pthread_mutex_unlock(&f->mu);
 
-                for (struct xfer *x = f->active; x; x = x->next)
-                        if (!x->got && !x->paused)
-                                curl_multi_add_handle(f->multi, x->easy); /* no-op if added */
                 for (size_t i = 0; i < ncan; i++)
                         finish(f, cancel[i], CURLE_ABORTED_BY_CALLBACK);
+                /* May call write_cb, which takes f->mu. */
                 for (size_t i = 0; i < nres; i++)
                         curl_easy_pause(resume[i]->easy, CURLPAUSE_CONT);
-
                 int running = 0;
                 curl_multi_perform(f->multi, &running);
                 CURLMsg *msg;
                 int left = 0;
-                while ((msg = curl_multi_info_read(f->multi, &left)))
-                        if (msg->msg == CURLMSG_DONE) {
-                                struct xfer *x = NULL;
-                                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-                                finish(f, x, msg->data.result);
-                        }
+                while ((msg = curl_multi_info_read(f->multi, &left))) {
+                        if (msg->msg != CURLMSG_DONE)
+                                continue;
+                        char *priv = NULL;
+                        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+                        finish(f, (struct xfer *)(void *)priv, msg->data.result);
+                }
+                pthread_mutex_lock(&f->mu);
+                if (!f->active && !f->pending)
+                        continue; /* exits above without waiting in poll */
+                pthread_mutex_unlock(&f->mu);
                 curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
                 pthread_mutex_lock(&f->mu);
         }
@@ -427,10 +434,65 @@ static void backoff(unsigned attempt)
                 ;
 }
 
+/* file:// is read directly in the calling thread: no transfer machinery, no pausing. */
+static int file_stream(const char *url, uint64_t max_size, skiff_fetch_data_cb cb, void *userdata,
+                       struct skiff_fetch_result *ret, skiff_err_t *err)
+{
+        _cleanup_(curl_url_cleanupp) CURLU *u = curl_url();
+        char *p = NULL;
+        if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_PATH, &p, CURLU_URLDECODE) != CURLUE_OK)
+                return skiff_error_set(err, EINVAL, "invalid URL `%s`", url);
+        _cleanup_free_ char *path = xstrdup(p);
+        curl_free(p);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+                return skiff_error_set(err, ENOENT, "download `%s`: not found", url);
+        if (fd < 0)
+                return skiff_error_set_errno(err, errno, "download `%s`", url);
+        struct skiff_sha256 h;
+        skiff_sha256_init(&h);
+        _cleanup_free_ uint8_t *buf = xmalloc(CHUNK_SIZE);
+        uint64_t got = 0;
+        for (;;) {
+                ssize_t n = read(fd, buf, CHUNK_SIZE);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        skiff_sha256_abort(&h);
+                        return skiff_error_set_errno(err, errno, "download `%s`", url);
+                }
+                if (n == 0)
+                        break;
+                if (got + (uint64_t)n > max_size) {
+                        skiff_sha256_abort(&h);
+                        return skiff_error_set(err, EFBIG, "download `%s`: larger than %llu bytes",
+                                               url, (unsigned long long)max_size);
+                }
+                got += (uint64_t)n;
+                skiff_sha256_update(&h, buf, (size_t)n);
+                int r = cb(buf, (size_t)n, userdata, err);
+                if (r < 0) {
+                        skiff_sha256_abort(&h);
+                        return r;
+                }
+        }
+        uint8_t d[SKIFF_SHA256_LEN];
+        skiff_sha256_final(&h, d);
+        if (ret) {
+                memcpy(ret->sha256, d, sizeof(d));
+                ret->size = got;
+                ret->attempts = 1;
+        }
+        return 0;
+}
+
 int skiff_fetch_stream(struct skiff_fetch *f, const char *url, uint64_t max_size,
                        skiff_fetch_data_cb cb, skiff_fetch_reset_cb reset, void *userdata,
                        struct skiff_fetch_result *ret, skiff_err_t *err)
 {
+        if (strncasecmp(url, "file://", 7) == 0)
+                return file_stream(url, max_size, cb, userdata, ret, err);
         unsigned retries = f->cfg->retries;
         bool is_http = strncmp(url, "http", 4) == 0;
         for (unsigned attempt = 0;; attempt++) {

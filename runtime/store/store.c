@@ -175,9 +175,6 @@ struct pipeline {
         const struct skiff_narinfo *ni;
         enum skiff_compression comp;
         char *partial; /* name in store/.partial */
-        struct skiff_sha256 file_hash;
-        bool hashing;
-        uint64_t file_size;
         struct skiff_decompress *dec;
         struct skiff_nar_reader *reader;
 };
@@ -190,9 +187,6 @@ static int dec_out(const void *data, size_t len, void *userdata, skiff_err_t *er
 
 static void pipeline_done(struct pipeline *p)
 {
-        if (p->hashing)
-                skiff_sha256_abort(&p->file_hash);
-        p->hashing = false;
         p->dec = skiff_decompress_free(p->dec);
         p->reader = skiff_nar_reader_free(p->reader);
 }
@@ -211,17 +205,12 @@ static int pipeline_start(struct pipeline *p, skiff_err_t *err)
         r = skiff_decompress_new(p->comp, dec_out, p, &p->dec, err);
         if (r < 0)
                 return r;
-        skiff_sha256_init(&p->file_hash);
-        p->hashing = true;
-        p->file_size = 0;
         return 0;
 }
 
 static int pipeline_feed(const void *data, size_t len, void *userdata, skiff_err_t *err)
 {
         struct pipeline *p = userdata;
-        skiff_sha256_update(&p->file_hash, data, len);
-        p->file_size += len;
         return skiff_decompress_feed(p->dec, data, len, err);
 }
 
@@ -239,7 +228,9 @@ static int mismatch(skiff_err_t *err, const char *what, const struct skiff_nixha
         return skiff_error_set(err, EBADMSG, "%s mismatch: expected %s, got %s", what, a, b);
 }
 
-static int pipeline_finish(struct pipeline *p, skiff_err_t *err)
+/* The FileHash and file size come from the fetcher, which hashes the body on its I/O thread. */
+static int pipeline_finish(struct pipeline *p, const struct skiff_fetch_result *fr,
+                           skiff_err_t *err)
 {
         int r = skiff_decompress_finish(p->dec, err);
         if (r < 0)
@@ -249,12 +240,11 @@ static int pipeline_finish(struct pipeline *p, skiff_err_t *err)
         r = skiff_nar_reader_finish(p->reader, &nh, &ns, err);
         if (r < 0)
                 return r;
-        skiff_sha256_final(&p->file_hash, fh.d);
-        p->hashing = false;
-        if (p->ni->file_size && p->ni->file_size != p->file_size)
+        memcpy(fh.d, fr->sha256, sizeof(fh.d));
+        if (p->ni->file_size && p->ni->file_size != fr->size)
                 return skiff_error_set(err, EBADMSG, "file size mismatch: expected %llu, got %llu",
                                        (unsigned long long)p->ni->file_size,
-                                       (unsigned long long)p->file_size);
+                                       (unsigned long long)fr->size);
         if (p->ni->has_file_hash && !skiff_nixhash_equal(&p->ni->file_hash, &fh))
                 return mismatch(err, "FileHash", &p->ni->file_hash, &fh);
         if (ns != p->ni->nar_size)
@@ -343,12 +333,18 @@ static int fetch_path(struct skiff_store *s, struct skiff_fetch *f, const char *
         p.partial = xasprintf("%s.%d", base, (int)getpid());
         _cleanup_free_ char *url = xasprintf("%s/%s", sub, ni->url);
         uint64_t max = ni->file_size ? ni->file_size : (64ULL << 30);
+        struct skiff_fetch_result fr;
         r = pipeline_start(&p, err);
         if (r >= 0)
-                r = skiff_fetch_stream(f, url, max, pipeline_feed, pipeline_reset, &p, err);
+                r = skiff_fetch_stream(f, url, max, pipeline_feed, pipeline_reset, &p, &fr, err);
         if (r >= 0)
-                r = pipeline_finish(&p, err);
+                r = pipeline_finish(&p, &fr, err);
         pipeline_done(&p);
+        /* Durability before visibility: one syncfs() of the store's file system per path instead
+         * of an fsync() per file (a closure can hold tens of thousands of files; syncfs costs one
+         * journal commit). A crash before the rename leaves a partial, swept on the next open. */
+        if (r >= 0 && syncfs(s->partial_fd) < 0)
+                r = skiff_error_set_errno(err, errno, "sync `store/.partial/%s`", p.partial);
         /* Moving a directory to another parent rewrites its "..": without root that needs write
          * permission on the (already read-only) top directory for the moment of the rename. */
         struct stat top;
@@ -384,6 +380,7 @@ struct walk {
         size_t inflight;
         size_t done;
         bool expand;
+        struct skiff_fetch *fetch; /* shared by the workers: one multi handle for all transfers */
         const struct skiff_narinfo *const *known; /* borrowed descriptions (no narinfo fetch) */
         size_t nknown;
         bool failed;
@@ -506,14 +503,10 @@ static int realize_one(struct walk *w, struct skiff_fetch *f, const char *base,
 static void *worker(void *arg)
 {
         struct walk *w = arg;
-        _cleanup_fetch_ struct skiff_fetch *f = NULL;
+        struct skiff_fetch *f = w->fetch;
         skiff_err_t err = NULL;
-        int r = skiff_fetch_new(w->s->cfg, &f, &err);
+        int r = 0;
         pthread_mutex_lock(&w->mu);
-        if (r < 0 && !w->failed) {
-                w->failed = true;
-                w->error = TAKE_PTR(err);
-        }
         for (;;) {
                 while (!w->failed && w->qhead == w->qlen && w->inflight > 0)
                         pthread_cond_wait(&w->cv, &w->mu);
@@ -611,6 +604,9 @@ static int realize(struct skiff_store *s, char *const *paths, bool expand,
         r = skiff_fetch_global_init(err);
         if (r < 0)
                 goto out;
+        r = skiff_fetch_new(s->cfg, &w.fetch, err);
+        if (r < 0)
+                goto out;
         size_t n = s->cfg->parallelism ? s->cfg->parallelism : 1;
         pthread_t *t = xcalloc(n, sizeof(pthread_t));
         size_t started = 0;
@@ -632,6 +628,7 @@ static int realize(struct skiff_store *s, char *const *paths, bool expand,
                 r = err && *err ? -(*err)->errnum : -EIO;
         }
 out:
+        skiff_fetch_free(w.fetch);
         skiff_error_free(&w.error);
         for (size_t i = 0; i < w.nseen; i++)
                 free(w.seen[i]);
