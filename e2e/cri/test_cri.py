@@ -300,7 +300,11 @@ def scenario_recovery():
             time.sleep(0.2)
         check("recovery: after SIGKILL of a pod's shim its container is reported exited",
               st is not None and st.state == pb.CONTAINER_EXITED, st)
+        deadline = time.time() + 10
         alive = is_alive(pid)
+        while alive and time.time() < deadline:
+            time.sleep(0.1)
+            alive = is_alive(pid)
         check("recovery: no process of the killed shim's container remains", not alive, pid)
         victim.close()
         pods.remove(victim)
