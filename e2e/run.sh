@@ -11,6 +11,12 @@
 #   E2E_BUILD   cache directory for images (default: <repo>/build-e2e).
 #   E2E_KEEP_TMP=1 keep the temporary directory (logs) after the run.
 #   CTRD_LOG_LEVEL  containerd log level (default: info).
+#   CTRD_BIN, CTR_BIN, CNI_BIN_DIR  containerd, ctr and the CNI plugin directory
+#               (default: /usr/bin/containerd, /usr/bin/ctr, /usr/lib/cni).
+#   E2E_IMAGES_PREBUILT=1  use the image tarballs in $E2E_BUILD/images as they are.
+#   PYTHON      interpreter for the Python helpers and CRI scenarios (default:
+#               /usr/bin/python3); SKIFF_CRI_PY: directory of pre-generated
+#               cri_pb2*.py (default: compiled with grpc_tools on first use).
 set -euo pipefail
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -591,6 +591,23 @@ int skiff_shim_env_exec(const char *id, struct skiff_spec_process *proc, skiff_e
         return 0;
 }
 
+int skiff_shim_env_config(const struct skiff_config **ret, skiff_err_t *err)
+{
+        int r = load_config(err);
+        if (r < 0)
+                return r;
+        *ret = env.cfg;
+        return 0;
+}
+
+const struct skiff_assemble_plan *skiff_shim_env_plan(const char *id)
+{
+        for (struct container *c = env.containers; c; c = c->next)
+                if (strcmp(c->id, id) == 0)
+                        return c->plan;
+        return NULL;
+}
+
 void skiff_shim_env_release(const char *id)
 {
         for (struct container **p = &env.containers; *p; p = &(*p)->next) {

@@ -19,6 +19,8 @@
 
 #include "base/error.h"
 
+struct skiff_assemble_plan;
+struct skiff_config;
 struct skiff_reaper;
 struct skiff_shim_ctx;
 struct skiff_spec;
@@ -51,6 +53,15 @@ int skiff_shim_env_prepare(const char *id, const char *bundle, struct skiff_spec
 /* Exec processes of container id: the container's environment variables, unless the
  * container does not use an environment or is in skip-exec (then proc is untouched). */
 int skiff_shim_env_exec(const char *id, struct skiff_spec_process *proc, skiff_err_t *err);
+
+/* The node config (SKIFF_CONFIG_PATH_DEFAULT or the runtime options' ConfigPath), loaded once
+ * per shim on first use and shared with the other shim modules; borrowed until
+ * skiff_shim_env_shutdown. Errors start "skiff: node config: ". */
+int skiff_shim_env_config(const struct skiff_config **ret, skiff_err_t *err);
+
+/* The assembly plan of container id (borrowed, valid until skiff_shim_env_release(id)), or
+ * NULL when it does not use an environment. */
+const struct skiff_assemble_plan *skiff_shim_env_plan(const char *id);
 
 /* Container Delete: removes its GC root (in a child) and forgets it. Unknown ids are fine. */
 void skiff_shim_env_release(const char *id);

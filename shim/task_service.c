@@ -12,11 +12,14 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "events/task.pb-c.h"
+#include "gpu/inject.h"
+#include "gpu/plan.h"
 #include "oci/container.h"
 #include "oci/spec.h"
 #include "runc/options.pb-c.h"
 #include "shim/env.h"
 #include "shim/events.h"
+#include "shim/gpu.h"
 #include "shim/metrics.h"
 #include "shim/oom.h"
 #include "shim/process.h"
@@ -225,6 +228,7 @@ struct create_op {
         struct skiff_ttrpc_call *call;
         Containerd__Task__V2__CreateTaskRequest *req; /* owned */
         struct skiff_task *t;                         /* in the table, creating */
+        struct skiff_gpu_plan *gpu;                   /* owned; NULL: no GPUs */
 };
 
 static void create_fail(struct create_op *op, int r, skiff_err_t *err)
@@ -233,6 +237,7 @@ static void create_fail(struct create_op *op, int r, skiff_err_t *err)
         skiff_task_free(op->t);
         skiff_task_service_reply_errno(op->call, r, err);
         protobuf_c_message_free_unpacked(&op->req->base, NULL);
+        skiff_gpu_plan_free(op->gpu);
         free(op);
 }
 
@@ -261,6 +266,10 @@ static void create_finish(int status, void *data)
             .n_rootfs = n,
             .stdio = skiff_stdio_child_fds(t->init->stdio),
         };
+        if (op->gpu) {
+                cfg.pre_pivot = skiff_gpu_inject_rootfs;
+                cfg.pre_pivot_data = op->gpu;
+        }
         int console = -1;
         int r = skiff_container_create(&cfg, &t->container, &console, &err);
         for (size_t i = 0; i < n; i++)
@@ -271,6 +280,8 @@ static void create_finish(int status, void *data)
                 return;
         }
         skiff_stdio_child_started(t->init->stdio);
+        skiff_shim_gpu_created(t->id, op->gpu);
+        op->gpu = skiff_gpu_plan_free(op->gpu);
         t->init->pid = skiff_container_pid(t->container);
         r = skiff_reaper_subscribe(svc.reaper, t->init->pid, init_exit_cb, t);
         if (r < 0) {
@@ -318,6 +329,12 @@ static void create_open_stdio(struct create_op *op)
         struct skiff_task *t = op->t;
         Containerd__Task__V2__CreateTaskRequest *req = op->req;
         skiff_err_t err = NULL;
+        /* GPUs: after the environment was assembled (its requires.cuda and loader count). */
+        int r = skiff_shim_gpu_prepare(t->id, t->spec, &op->gpu, &err);
+        if (r < 0) {
+                create_fail(op, r, &err);
+                return;
+        }
         struct skiff_stdio_config scfg = {
             .id = t->id,
             .ns = svc.ctx ? svc.ctx->ns : NULL,
@@ -326,7 +343,7 @@ static void create_open_stdio(struct create_op *op)
             .err = req->stderr,
             .terminal = req->terminal,
         };
-        int r = skiff_stdio_open(svc.loop, svc.reaper, &scfg, &t->init->stdio, &err);
+        r = skiff_stdio_open(svc.loop, svc.reaper, &scfg, &t->init->stdio, &err);
         if (r < 0) {
                 create_fail(op, r, &err);
                 return;
@@ -591,6 +608,7 @@ static void delete_task(struct skiff_task *t)
                 skiff_error_free(&err);
         }
         skiff_shim_env_release(t->id);
+        skiff_shim_gpu_release(t->id);
         skiff_task_table_remove(t);
         skiff_task_free(t);
 }
@@ -713,6 +731,8 @@ static void h_exec(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t
         }
         if (r == 0)
                 r = skiff_shim_env_exec(t->id, spec, &err);
+        if (r == 0)
+                skiff_shim_gpu_exec(t->id, spec);
         if (r < 0) {
                 skiff_spec_process_free(spec);
                 skiff_task_service_reply_errno(call, r, &err);
@@ -786,6 +806,7 @@ void skiff_task_service_shutdown(void)
                 }
                 delete_task(t);
         }
+        skiff_shim_gpu_shutdown();
         skiff_shim_env_shutdown();
         skiff_reaper_close(svc.reaper);
         svc.reaper = NULL;

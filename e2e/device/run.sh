@@ -16,9 +16,10 @@
 #
 # Environment: OUT, SKIFF_DEV_DIR (where the payload is unpacked, default /tmp/skiff-dev),
 # PYTHON (an interpreter with grpcio and protobuf; default: the first that works of python3,
-# /usr/bin/python3, /opt/torch/.venv/bin/python3), UNIT_TIMEOUT (per test binary, 90),
-# E2E_TIMEOUT (270), GPU_TIMEOUT (120), E2E_PATTERNS (arguments for e2e/run.sh), SKIP_UNIT=1,
-# SKIP_E2E=1, SKIP_GPU=1, E2E_TMPFS=0 (do not put the e2e work directory on a tmpfs).
+# /usr/bin/python3, /opt/torch/.venv/bin/python3), BUDGET (seconds for the whole run, 500),
+# UNIT_TIMEOUT (per test binary, 60), UNIT_BUDGET (all of them, 120), E2E_TIMEOUT (240),
+# GPU_TIMEOUT (110), E2E_PATTERNS (arguments for e2e/run.sh), SKIP_UNIT=1, SKIP_E2E=1,
+# SKIP_GPU=1, E2E_TMPFS=0 (do not put the e2e work directory on a tmpfs).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -31,6 +32,14 @@ SUMMARY=$LOGDIR/summary.txt
 : >"$SUMMARY"
 overall=0
 
+BUDGET=${BUDGET:-500}
+# limit WANT: WANT seconds, or what is left of BUDGET (less 15 s for the cleanup), at least 5.
+limit() {
+  local want=$1 rem=$((BUDGET - (SECONDS - START) - 15))
+  ((rem < want)) && want=$rem
+  ((want < 5)) && want=5
+  echo "$want"
+}
 say() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
 phase() { printf '\n==== %s (t=%ds) ====\n' "$*" $((SECONDS - START)); }
 fail() {
@@ -71,6 +80,8 @@ phase "facts"
   else
     echo "veth links: NO"
   fi
+  echo "apparmor: $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo absent)"
+  echo "ip: $(command -v ip || echo none)  runuser: $(command -v runuser || echo none)"
   echo "xz: $(command -v xz || echo none)  busybox: $(command -v busybox || echo none)"
   echo "python3: $(command -v python3) $(python3 --version 2>&1)"
   echo "/usr/bin/python3: $(/usr/bin/python3 --version 2>&1)"
@@ -148,12 +159,19 @@ say "python for e2e: $PY ($("$PY" -c 'import grpc, google.protobuf as p; print("
 if [[ ${SKIP_UNIT:-0} != 1 ]]; then
   phase "criterion tests"
   : >"$LOGDIR/unit.log"
+  unit_end=$((SECONDS + ${UNIT_BUDGET:-120}))
   for t in "$DEV"/test/test_*; do
     [[ -x $t ]] || continue
     name=$(basename "$t")
+    tl=$(limit "${UNIT_TIMEOUT:-60}")
+    ((unit_end - SECONDS < tl)) && tl=$((unit_end - SECONDS))
+    if ((tl < 5)); then
+      fail "unit        $name: not run (UNIT_BUDGET spent)"
+      continue
+    fi
     echo "---- $name" >>"$LOGDIR/unit.log"
     rc=0
-    (cd "$DEV" && LD_LIBRARY_PATH=$DEV/lib timeout -k 5 "${UNIT_TIMEOUT:-90}" "$t" --jobs 1 --verbose) \
+    (cd "$DEV" && LD_LIBRARY_PATH=$DEV/lib timeout -k 5 "$tl" "$t" --jobs 1 --verbose) \
       >"$LOGDIR/.unit-$name.log" 2>&1 || rc=$?
     cat "$LOGDIR/.unit-$name.log" >>"$LOGDIR/unit.log"
     synth=$(grep -a 'Synthesis:' "$LOGDIR/.unit-$name.log" | tail -n1 | sed 's/.*Synthesis: //')
@@ -172,7 +190,7 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/skiff-device-work.XXXXXX)
-if [[ ${E2E_TMPFS:-1} == 1 ]] && mount -t tmpfs -o size=16g,mode=0755 skiff-e2e "$WORK" 2>/dev/null; then
+if [[ ${E2E_TMPFS:-1} == 1 ]] && mount -t tmpfs -o size=16g,mode=1777 skiff-e2e "$WORK" 2>/dev/null; then
   echo "e2e work directory: tmpfs at $WORK"
 else
   echo "e2e work directory: $WORK ($(stat -fc %T "$WORK"))"
@@ -187,7 +205,7 @@ if [[ ${SKIP_E2E:-0} != 1 ]]; then
     CTRD_BIN=$DEV/bin/containerd CTR_BIN=$DEV/bin/ctr CNI_BIN_DIR=$DEV/cni \
     SKIFF_SHIM=$DEV/bin/containerd-shim-skiff-v2 BUSYBOX_BIN=$DEV/bin/busybox \
     E2E_BUILD=$DEV E2E_IMAGES_PREBUILT=1 PYTHON=$PY SKIFF_CRI_PY=$DEV/py \
-    timeout -k 30 "${E2E_TIMEOUT:-270}" bash e2e/run.sh ${E2E_PATTERNS:-} >"$LOGDIR/e2e.log" 2>&1 || rc=$?
+    timeout -k 30 "$(limit "${E2E_TIMEOUT:-240}")" bash e2e/run.sh ${E2E_PATTERNS:-} >"$LOGDIR/e2e.log" 2>&1 || rc=$?
   res=$(find "$WORK" -maxdepth 2 -name results -path '*skiff-e2e.*' | head -n1)
   if [[ -n $res ]]; then
     npass=$(grep -c '^ok' "$res")
@@ -203,11 +221,13 @@ if [[ ${SKIP_E2E:-0} != 1 ]]; then
   fi
   [[ -n $res ]] && grep '^not ok' "$res" | cut -f2 | sed 's/^/    not ok: /' | tee -a "$SUMMARY"
   grep -E '^(# runtime|# containerd|Bail out)' "$LOGDIR/e2e.log" | sed 's/^/    /' >>"$SUMMARY"
-  # Logs of the run (containerd.log, events, results), not the containerd root.
+  # Logs of the run (containerd.log, events, results, configs), not roots, stores or images.
   tmpd=$(dirname "${res:-/nonexistent/x}")
   if [[ -d $tmpd ]]; then
-    tar -C "$tmpd" --exclude=ctrd/root --exclude=ctrd/state --exclude='rootfs-*' \
-      --exclude='*.sock*' -czf "$LOGDIR/e2e-tmp.tar.gz" . 2>/dev/null
+    (cd "$tmpd" && find . \( -path ./ctrd/root -o -path ./ctrd/state -o -name 'rootfs*' \
+      -o -name store -o -name nar \) -prune -o -type f -size -4M \( -name '*.log' -o -name results \
+      -o -name 'events-*' -o -name '*.toml' -o -name '*.json' -o -name '*.conflist' \) -print0 |
+      tar -czf "$LOGDIR/e2e-tmp.tar.gz" --null -T - 2>/dev/null)
   fi
 fi
 
@@ -217,7 +237,7 @@ if [[ ${SKIP_GPU:-0} != 1 && -f e2e/gpu/h100.sh ]]; then
   if [[ -d $DEV/gpu-bundle ]]; then
     gout=$(mktemp -d /tmp/skiff-gpu-out.XXXXXX)
     rc=0
-    OUT=$gout SKIFF_GPU_BUNDLE=$DEV/gpu-bundle timeout -k 10 "${GPU_TIMEOUT:-120}" \
+    OUT=$gout SKIFF_GPU_BUNDLE=$DEV/gpu-bundle timeout -k 10 "$(limit "${GPU_TIMEOUT:-110}")" \
       bash e2e/gpu/h100.sh "$DEV/gpu-bundle" >"$LOGDIR/gpu.log" 2>&1 || rc=$?
     summ=$(grep -E '^[0-9]+ checks, [0-9]+ failed' "$LOGDIR/gpu.log" | tail -n1)
     if ((rc == 0)); then

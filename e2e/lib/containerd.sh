@@ -102,6 +102,7 @@ disabled_plugins = [
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
+  disable_apparmor = true
 
 [$cri.containerd]
   snapshotter = "overlayfs"

@@ -70,8 +70,9 @@ retry_until 5 test -s "$counter" || true
 check "task pause" c task pause "$id"
 assert_eq "status PAUSED after pause" PAUSED "$(task_status "$id")"
 if cgroup_v2; then
-  cg=$(cgroup_dir "$(task_pid "$id")")
+  cg=$(cgroup_dir "$(task_pid "$id")" unified)
   assert_eq "v2: cgroup.freeze is 1" 1 "$(cat "$cg/cgroup.freeze" 2>&1 || true)"
+  retry_until 2 grep -qx 'frozen 1' "$cg/cgroup.events" || true
   assert_line "v2: cgroup.events says frozen 1" "$(cat "$cg/cgroup.events" 2>&1 || true)" "frozen 1"
 else
   freezer=$(cgroup_dir "$(task_pid "$id")" freezer)/freezer.state

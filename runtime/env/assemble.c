@@ -31,6 +31,8 @@ void skiff_assemble_plan_done(struct skiff_assemble_plan *p)
         skiff_strv_free(p->hook_argv);
         free(p->sh);
         free(p->env_bin);
+        free(p->requires_cuda);
+        free(p->loader);
         *p = (struct skiff_assemble_plan){0};
 }
 
@@ -62,6 +64,10 @@ int skiff_assemble_plan_encode(const struct skiff_assemble_plan *p, char **ret, 
                 skiff_json_gen_kv_string(g, "sh", p->sh);
         if (p->env_bin)
                 skiff_json_gen_kv_string(g, "env_bin", p->env_bin);
+        if (p->requires_cuda)
+                skiff_json_gen_kv_string(g, "requires_cuda", p->requires_cuda);
+        if (p->loader)
+                skiff_json_gen_kv_string(g, "loader", p->loader);
         skiff_json_gen_map_close(g);
         return skiff_json_gen_finish(g, ret, ret_len, err);
 }
@@ -107,6 +113,9 @@ int skiff_assemble_plan_decode(const char *buf, size_t len, struct skiff_assembl
             {"sh", skiff_json_dec_string, offsetof(struct skiff_assemble_plan, sh), false},
             {"env_bin", skiff_json_dec_string, offsetof(struct skiff_assemble_plan, env_bin),
              false},
+            {"requires_cuda", skiff_json_dec_string,
+             offsetof(struct skiff_assemble_plan, requires_cuda), false},
+            {"loader", skiff_json_dec_string, offsetof(struct skiff_assemble_plan, loader), false},
             {NULL},
         };
         _cleanup_json_ struct skiff_json *doc = NULL;
@@ -143,6 +152,12 @@ int skiff_assemble_plan_decode(const char *buf, size_t len, struct skiff_assembl
                                             i, p.env[i]);
                         goto fail;
                 }
+        }
+        if (p.loader && (check_abs("loader", p.loader, NULL) < 0 ||
+                         !strictly_under(p.loader, p.store_dir))) {
+                r = skiff_error_set(err, EINVAL, "plan `loader`: `%s` is not a path in `%s`",
+                                    p.loader, p.store_dir);
+                goto fail;
         }
         if (p.hook_argv && !p.hook_argv[0]) {
                 r = skiff_error_set(err, EINVAL, "plan `hook_argv`: empty");

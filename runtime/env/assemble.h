@@ -44,11 +44,16 @@ struct skiff_assemble_plan {
         char **hook_argv; /* argv prefix running the hooks ([sh, -c, script, --]) or NULL */
         char *sh;         /* host file providing /bin/sh, or NULL */
         char *env_bin;    /* host file providing /usr/bin/env, or NULL */
+        /* For the GPU layer (gpu/plan.h), not applied here: */
+        char *requires_cuda; /* the layers' `requires.cuda` joined with ',' (all must hold), or
+                                NULL */
+        char *loader; /* container path of a glibc loader in the closure
+                         (<store_dir>/<glibc>/lib/ld-linux-x86-64.so.2), or NULL */
 };
 
 void skiff_assemble_plan_done(struct skiff_assemble_plan *p); /* NULL-safe; zeroes *p */
 
-/* JSON form (one object; keys as the struct members, `env_bin` as "env_bin"). Heap string. */
+/* JSON form (one object; keys as the struct members). Heap string. */
 int skiff_assemble_plan_encode(const struct skiff_assemble_plan *p, char **ret, size_t *ret_len,
                                skiff_err_t *err);
 /* Parses and checks the JSON form: absolute paths, closure paths under store_dir, env entries

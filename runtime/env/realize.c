@@ -490,6 +490,37 @@ char *skiff_realize_resolve(const char *profile, const char *rel, const char *st
         return TAKE_PTR(cur);
 }
 
+/* The layers' `requires.cuda` joined with ',' (all must hold), or NULL. */
+static char *requires_cuda(const struct skiff_realize_result *r)
+{
+        _cleanup_strbuf_ struct skiff_strbuf sb = SKIFF_STRBUF_INIT;
+        for (size_t i = 0; i < r->n_refs; i++) {
+                const struct skiff_generation *g = r->docs[i].generation;
+                for (size_t j = 0; g && j < g->n_requires; j++)
+                        if (strcmp(g->requires[j].name, "cuda") == 0)
+                                skiff_strbuf_printf(&sb, "%s%s", sb.len ? "," : "",
+                                                    g->requires[j].constraint);
+        }
+        return sb.len ? skiff_strbuf_take(&sb) : NULL;
+}
+
+/* The container path of the first glibc loader (lib/ld-linux-x86-64.so.2) among the closure's
+ * paths, or NULL: what the GPU layer links at /lib64 so the host's nvidia-smi can run. */
+static char *closure_loader(const struct skiff_realize_result *r)
+{
+        for (char **p = r->closure; p && *p; p++) {
+                const char *base = strrchr(*p, '/');
+                if (!base)
+                        continue;
+                _cleanup_free_ char *host =
+                    xasprintf("%s%s/lib/ld-linux-x86-64.so.2", r->real_store, base);
+                struct stat st;
+                if (stat(host, &st) == 0 && S_ISREG(st.st_mode))
+                        return xasprintf("%s/lib/ld-linux-x86-64.so.2", *p);
+        }
+        return NULL;
+}
+
 int skiff_realize_plan(const struct skiff_realize_result *r, struct skiff_assemble_plan *ret,
                        skiff_err_t *err)
 {
@@ -535,6 +566,8 @@ int skiff_realize_plan(const struct skiff_realize_result *r, struct skiff_assemb
                 p.closure = xcalloc(1, sizeof(char *));
         p.sh = skiff_realize_resolve(r->profile, "bin/sh", r->store_dir, r->real_store);
         p.env_bin = skiff_realize_resolve(r->profile, "bin/env", r->store_dir, r->real_store);
+        p.requires_cuda = requires_cuda(r);
+        p.loader = closure_loader(r);
         struct stat st;
         if (p.sh && (stat(p.sh, &st) < 0 || !S_ISREG(st.st_mode)))
                 p.sh = (free(p.sh), NULL);

@@ -76,8 +76,9 @@ int skiff_realize_run(const struct skiff_realize_opts *opts, const struct skiff_
 void skiff_realize_result_done(struct skiff_realize_result *r); /* NULL-safe; zeroes *r */
 
 /* The assembly plan of a realization: activation variables (steps 1-2), the hook argv prefix,
- * and the host files that provide /bin/sh and /usr/bin/env in the profile (symlinks resolved
- * through the real store). *ret is caller-allocated (skiff_assemble_plan_done()). */
+ * the host files that provide /bin/sh and /usr/bin/env in the profile (symlinks resolved
+ * through the real store), the layers' `requires.cuda` and the closure's glibc loader (for the
+ * GPU layer). *ret is caller-allocated (skiff_assemble_plan_done()). */
 int skiff_realize_plan(const struct skiff_realize_result *r, struct skiff_assemble_plan *ret,
                        skiff_err_t *err);
 

@@ -78,9 +78,15 @@ int skiff_gpu_inject_spec(const struct skiff_gpu_plan *p, struct skiff_spec *spe
                     .access = xstrdup(n->access),
                 };
         }
-        if (!spec->has_process)
-                return 0;
-        struct skiff_spec_process *proc = &spec->process;
+        if (spec->has_process)
+                skiff_gpu_inject_process(p, &spec->process);
+        return 0;
+}
+
+void skiff_gpu_inject_process(const struct skiff_gpu_plan *p, struct skiff_spec_process *proc)
+{
+        if (!p->active)
+                return;
         for (char **kv = p->env_set; kv && *kv; kv++) {
                 const char *eq = strchr(*kv, '=');
                 if (!eq)
@@ -106,7 +112,6 @@ int skiff_gpu_inject_spec(const struct skiff_gpu_plan *p, struct skiff_spec *spe
                     xreallocarray(u->additional_gids, u->n_additional_gids + 1, sizeof(uint32_t));
                 u->additional_gids[u->n_additional_gids++] = p->gids[i];
         }
-        return 0;
 }
 
 /* --- rootfs: the undo record ----------------------------------------------------------------- */

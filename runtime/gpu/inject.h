@@ -24,6 +24,7 @@
 #include "base/error.h"
 
 struct skiff_spec;
+struct skiff_spec_process;
 struct skiff_gpu_plan;
 
 /* Edits spec in place (an inactive plan changes nothing). A node whose path is already in
@@ -33,6 +34,10 @@ struct skiff_gpu_plan;
  * process and the spec has none. Never fails half-way. */
 int skiff_gpu_inject_spec(const struct skiff_gpu_plan *plan, struct skiff_spec *spec,
                           skiff_err_t *err);
+
+/* The process part of skiff_gpu_inject_spec (env and GIDs) for one process, e.g. an exec
+ * process of a GPU container. An inactive plan changes nothing. */
+void skiff_gpu_inject_process(const struct skiff_gpu_plan *plan, struct skiff_spec_process *proc);
 
 /* Child side; see above. plan is a const struct skiff_gpu_plan *. rootfd is an fd of the rootfs
  * directory (O_PATH is fine), rootfs its path (messages only). Must run as (namespace) root.

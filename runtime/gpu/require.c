@@ -193,39 +193,79 @@ int skiff_require_check(const char *name, const char *expr, const struct skiff_r
                                na(f->driver), na(f->cuda));
 }
 
-int skiff_require_check_cuda(const char *spec, const struct skiff_require_facts *f,
-                             skiff_err_t *err)
+/* Trims blanks at both ends, in place. */
+static char *trim(char *s)
 {
-        const char *s = spec;
         while (isspace((unsigned char)*s))
                 s++;
+        size_t n = strlen(s);
+        while (n > 0 && isspace((unsigned char)s[n - 1]))
+                s[--n] = '\0';
+        return s;
+}
+
+/* One clause of requires.cuda: an optional operator (default >=) and a version. -EINVAL naming
+ * spec (the whole value) when malformed; -ERANGE without a message when unsatisfied or when the
+ * driver's CUDA version is unknown. */
+static int check_cuda_clause(const char *spec, char *clause, const struct skiff_require_facts *f,
+                             skiff_err_t *err)
+{
+        const char *s = trim(clause);
         enum op op = OP_GE;
         size_t ol = parse_op(s, &op);
         const char *v = s + ol;
         while (isspace((unsigned char)*v))
                 v++;
-        _cleanup_free_ char *ver = xstrdup(v);
-        size_t n = strlen(ver);
-        while (n > 0 && isspace((unsigned char)ver[n - 1]))
-                ver[--n] = '\0';
-        if (!is_version(ver))
+        if (!is_version(v))
                 return skiff_error_set(err, EINVAL,
                                        "`requires.cuda`: invalid value `%s` (expected e.g. "
                                        "\">=12.4\" or \"12\")",
                                        spec);
         if (!f->cuda)
+                return -ERANGE;
+        int cmp = 0;
+        if (skiff_require_version_cmp(f->cuda, v, &cmp) < 0)
+                return skiff_error_set(err, EINVAL, "driver CUDA version `%s` is not a version",
+                                       f->cuda);
+        return apply(op, cmp) ? 0 : -ERANGE;
+}
+
+int skiff_require_check_cuda(const char *spec, const struct skiff_require_facts *f,
+                             skiff_err_t *err)
+{
+        if (strlen(spec) > MAX_EXPR)
+                return skiff_error_set(err, EINVAL, "`requires.cuda`: longer than %d bytes",
+                                       MAX_EXPR);
+        /* Clauses joined with ',' (the generation document's grammar, or several layers' values
+         * joined by the realizer) must all hold. */
+        _cleanup_free_ char *copy = xstrdup(spec);
+        bool unsatisfied = false;
+        size_t n = 0;
+        char *save = NULL;
+        for (char *c = strtok_r(copy, ",", &save); c; c = strtok_r(NULL, ",", &save), n++) {
+                int r = check_cuda_clause(spec, c, f, err);
+                if (r == -ERANGE)
+                        unsatisfied = true;
+                else if (r < 0)
+                        return r;
+        }
+        if (n == 0)
+                return skiff_error_set(err, EINVAL, "`requires.cuda`: invalid value `%s` (expected "
+                                                    "e.g. \">=12.4\" or \"12\")",
+                                       spec);
+        if (!unsatisfied)
+                return 0;
+        /* Shown as written, with the implied ">=" of a bare version made explicit. */
+        _cleanup_free_ char *shown_buf = xstrdup(spec);
+        const char *shown = trim(shown_buf);
+        enum op op;
+        const char *implied = n == 1 && !parse_op(shown, &op) ? ">=" : "";
+        if (!f->cuda)
                 return skiff_error_set(err, ERANGE,
                                        "environment requires CUDA %s%s, but the CUDA version of "
                                        "driver %s is unknown",
-                                       ol ? "" : ">=", s, na(f->driver));
-        int cmp = 0;
-        if (skiff_require_version_cmp(f->cuda, ver, &cmp) < 0)
-                return skiff_error_set(err, EINVAL, "driver CUDA version `%s` is not a version",
-                                       f->cuda);
-        if (!apply(op, cmp))
-                return skiff_error_set(err, ERANGE,
-                                       "environment requires CUDA %s%s, but the driver %s supports "
-                                       "CUDA %s",
-                                       ol ? "" : ">=", s, na(f->driver), f->cuda);
-        return 0;
+                                       implied, shown, na(f->driver));
+        return skiff_error_set(err, ERANGE,
+                               "environment requires CUDA %s%s, but the driver %s supports CUDA %s",
+                               implied, shown, na(f->driver), f->cuda);
 }

@@ -29,6 +29,8 @@ struct skiff_config *skiff_config_new_default(void)
         c->realize_timeout = 90;
         c->keep_generations = 3;
         c->hubs = xcalloc(1, sizeof(char *));
+        skiff_strv_push(&c->gpu.cdi_dirs, "/etc/cdi");
+        skiff_strv_push(&c->gpu.cdi_dirs, "/var/run/cdi");
         return c;
 }
 
@@ -53,6 +55,8 @@ struct skiff_config *skiff_config_free(struct skiff_config *c)
                 }
         }
         free(c->creds);
+        free(c->gpu.driver_root);
+        skiff_strv_free(c->gpu.cdi_dirs);
         free(c);
         return NULL;
 }
@@ -221,6 +225,37 @@ static int dec_creds(skiff_jv *v, const char *path, void *field, skiff_err_t *er
         return 0;
 }
 
+static int dec_abs_paths(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
+{
+        int r = skiff_json_dec_strv(v, path, field, err);
+        if (r < 0)
+                return r;
+        char **dirs = *(char ***)field;
+        for (size_t i = 0; dirs[i]; i++) {
+                if (dirs[i][0] != '/') {
+                        _cleanup_free_ char *p = skiff_json_path_index(path, i);
+                        return skiff_error_set(err, EINVAL, "%s: expected an absolute path", p);
+                }
+        }
+        return 0;
+}
+
+static int dec_gpu(skiff_jv *v, const char *path, void *field, skiff_err_t *err)
+{
+        static const struct skiff_json_field fields[] = {
+            {"driver_root", dec_abs_path, offsetof(struct skiff_config_gpu, driver_root), false},
+            {"accept_env_unprivileged", skiff_json_dec_bool,
+             offsetof(struct skiff_config_gpu, accept_env_unprivileged), false},
+            {"cdi_dirs", dec_abs_paths, offsetof(struct skiff_config_gpu, cdi_dirs), false},
+            {"probe_cuda", skiff_json_dec_bool, offsetof(struct skiff_config_gpu, probe_cuda),
+             false},
+            {NULL},
+        };
+        if (skiff_json_type(v) != SKIFF_JSON_OBJECT)
+                return skiff_json_type_error(v, path, "an object", err);
+        return skiff_json_decode_object(v, path, fields, field, false, err);
+}
+
 #define F(k, fn)                                                                                   \
         {                                                                                          \
 #k, fn, offsetof(struct skiff_config, k), false                                    \
@@ -242,6 +277,7 @@ static const struct skiff_json_field config_fields[] = {
     F(hub, dec_hub_url),
     F(hubs, dec_hubs),
     F(creds, dec_creds),
+    F(gpu, dec_gpu),
     {NULL},
 };
 #undef F

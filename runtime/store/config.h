@@ -19,6 +19,17 @@
  *   hubs                object   {}                 hub aliases: {"internal": "https://..."}
  *   credentials         object   {}                 per host: {"bearer_token": "..."} or
  *                                                    {"username": "...", "password": "..."}
+ *   gpu                 object   {}                 NVIDIA GPUs (runtime/gpu, gpu.md):
+ *     driver_root       string   auto               host directory of the driver's files;
+ *                                                    absent: `/`, then `/usr/local/nvidia`,
+ *                                                    then `/run/nvidia/driver` (the first
+ *                                                    where discovery succeeds)
+ *     accept_env_unprivileged bool false            honour a pod-set NVIDIA_VISIBLE_DEVICES in
+ *                                                    unprivileged containers (needed for the
+ *                                                    device plugin's default `envvar` strategy)
+ *     cdi_dirs          [string] ["/etc/cdi", "/var/run/cdi"]  CDI spec directories, by priority
+ *     probe_cuda        bool     false              when libcuda lacks the CUDA version note,
+ *                                                    ask cuDriverGetVersion in a child process
  * Credentials are secrets: nothing here prints them. */
 #ifndef SKIFF_STORE_CONFIG_H
 #define SKIFF_STORE_CONFIG_H
@@ -38,6 +49,13 @@ struct skiff_config_cred {
         char *bearer_token; /* or NULL */
         char *username;     /* with password, or NULL */
         char *password;
+};
+
+struct skiff_config_gpu {
+        char *driver_root; /* absolute, or NULL: automatic (see above) */
+        bool accept_env_unprivileged;
+        char **cdi_dirs; /* absolute paths; NULL-terminated, never NULL */
+        bool probe_cuda;
 };
 
 struct skiff_config {
@@ -60,6 +78,7 @@ struct skiff_config {
         char **hubs;          /* alternating alias, base URL; NULL-terminated, never NULL */
         struct skiff_config_cred *creds;
         size_t ncreds;
+        struct skiff_config_gpu gpu;
 };
 
 /* A config with every default. */

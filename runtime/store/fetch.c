@@ -36,9 +36,9 @@ struct xfer {
         CURL *easy;
         char errbuf[CURL_ERROR_SIZE];
         uint64_t max;
-        uint64_t got;              /* (io) */
-        struct skiff_sha256 hash;  /* (io) */
-        struct chunk fill;         /* (io) the chunk being filled */
+        uint64_t got;             /* (io) */
+        struct skiff_sha256 hash; /* (io) */
+        struct chunk fill;        /* (io) the chunk being filled */
         struct chunk q[QUEUE_MAX + 1];
         size_t qhead, qlen;
         struct chunk spare[QUEUE_MAX + 1]; /* emptied chunks, for reuse */
@@ -58,7 +58,7 @@ struct skiff_fetch {
         const struct skiff_config *cfg; /* borrowed */
         CURLM *multi;
         pthread_mutex_t mu;
-        pthread_cond_t idle; /* signalled when the I/O thread exits */
+        pthread_cond_t idle;  /* signalled when the I/O thread exits */
         struct xfer *pending; /* submitted, not yet added to multi */
         struct xfer *active;  /* added to multi */
         bool running;         /* an I/O thread exists */

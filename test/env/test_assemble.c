@@ -23,7 +23,9 @@ static const char plan_json[] =
     "\"env\":[\"SKIFF_ENV=/run/skiff/env\",\"MODE=doc\",\"KEEP=doc\","
     "\"PATH=/run/skiff/env/bin:/doc/bin\"],"
     "\"hook_argv\":[\"/run/skiff/env/bin/sh\",\"-c\",\"echo hook; exec \\\"$@\\\"\",\"--\"],"
-    "\"sh\":\"/var/lib/skiff/store/0rbxxaaah8rnckwk42s2vfzb7616qlrp-shell/bin/busybox\"}";
+    "\"sh\":\"/var/lib/skiff/store/0rbxxaaah8rnckwk42s2vfzb7616qlrp-shell/bin/busybox\","
+    "\"requires_cuda\":\">=12.4,<14\","
+    "\"loader\":\"/nix/store/0rbxxaaah8rnckwk42s2vfzb7616qlrp-glibc/lib/ld-linux-x86-64.so.2\"}";
 
 static const char spec_json[] =
     "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
@@ -74,6 +76,8 @@ Test(assemble, plan_round_trips_through_json)
         cr_assert_eq(skiff_strv_len(q.hook_argv), 4);
         cr_assert_null(q.env_bin);
         cr_assert_str_eq(q.sh, p.sh);
+        cr_assert_str_eq(q.requires_cuda, ">=12.4,<14");
+        cr_assert_str_eq(q.loader, p.loader);
         skiff_assemble_plan_done(&p);
         skiff_assemble_plan_done(&q);
 }
@@ -91,6 +95,8 @@ Test(assemble, decode_rejects_paths_outside_the_store)
             "\"profile\":\"/p\",\"closure\":[],\"env\":[\"NOEQUALS\"]}",
             "{\"refs\":\"a/b@1\",\"store_dir\":\"/nix/store\",\"real_store\":\"/s\","
             "\"profile\":\"/p\",\"closure\":[],\"env\":[],\"unknown\":1}",
+            "{\"refs\":\"a/b@1\",\"store_dir\":\"/nix/store\",\"real_store\":\"/s\","
+            "\"profile\":\"/p\",\"closure\":[],\"env\":[],\"loader\":\"/lib64/ld.so\"}",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct skiff_assemble_plan p = {0};

@@ -356,9 +356,10 @@ static void fake_narinfo(const char *dir, const char *path, char **refs, const c
         ni.url = (char *)url;
         ni.compression = (char *)comp;
         ni.has_file_hash = true;
-        cr_assert_eq(skiff_nixhash_parse(th_hash(path), &ni.file_hash, NULL), 0);
+        _cleanup_free_ char *fh = th_hash(path), *nh = th_hash(url);
+        cr_assert_eq(skiff_nixhash_parse(fh, &ni.file_hash, NULL), 0);
         ni.file_size = 123;
-        cr_assert_eq(skiff_nixhash_parse(th_hash(url), &ni.nar_hash, NULL), 0);
+        cr_assert_eq(skiff_nixhash_parse(nh, &ni.nar_hash, NULL), 0);
         ni.nar_size = 456;
         _cleanup_strv_ char **bases = NULL;
         for (char **r = refs; r && *r; r++)

@@ -48,10 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         const char *const cri2[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, NULL};
         const char *const cri3[] = {"plugins", SKIFF_CTRDCONF_CRI_V3, NULL};
-        const char *const rt[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, "containerd", "runtimes",
-                                  "skiff", NULL};
-        const char *const snap[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, "containerd",
-                                    "snapshotter", NULL};
+        const char *const rt[] = {
+            "plugins", SKIFF_CTRDCONF_CRI_V2, "containerd", "runtimes", "skiff", NULL};
+        const char *const snap[] = {"plugins", SKIFF_CTRDCONF_CRI_V2, "containerd", "snapshotter",
+                                    NULL};
         (void)skiff_ctrdconf_has_prefix(c, cri2);
         (void)skiff_ctrdconf_has_prefix(c, cri3);
         char *s = NULL;

@@ -74,6 +74,15 @@ Test(require, requires_cuda_table)
             {"latest", &h100, -EINVAL, "`requires.cuda`: invalid value `latest`"},
             {">=", &h100, -EINVAL, NULL},
             {">=12", &nocuda, -ERANGE, "CUDA version of driver 535.0 is unknown"},
+            /* the generation document's grammar: clauses joined with ',' all hold */
+            {">=12.4,<14", &h100, 0, NULL},
+            {">=12.4, <13", &h100, -ERANGE,
+             "environment requires CUDA >=12.4, <13, but the driver 580.159.04 supports CUDA "
+             "13.0"},
+            {">=12,>=99.0", &h100, -ERANGE, "requires CUDA >=12,>=99.0, but"},
+            {">=12,", &h100, 0, NULL},
+            {",", &h100, -EINVAL, "invalid value `,`"},
+            {">=12,x", &h100, -EINVAL, "invalid value `>=12,x`"},
         };
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(cases); i++) {
                 _cleanup_error_ skiff_err_t err = NULL;

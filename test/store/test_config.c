@@ -107,3 +107,35 @@ Test(config, hub_and_aliases)
         parse_err("{\"hubs\": {\"a\": \"s3://bucket\"}}", "hubs.a: unsupported URL");
         parse_err("{\"hub_url\": \"http://x\"}", "hub_url: unknown key");
 }
+
+Test(config, gpu_section)
+{
+        _cleanup_config_ struct skiff_config *d = parse_ok("{}");
+        cr_assert_null(d->gpu.driver_root, "absent driver_root means automatic");
+        cr_assert(!d->gpu.accept_env_unprivileged);
+        cr_assert(!d->gpu.probe_cuda);
+        cr_assert_str_eq(d->gpu.cdi_dirs[0], "/etc/cdi");
+        cr_assert_str_eq(d->gpu.cdi_dirs[1], "/var/run/cdi");
+        cr_assert_null(d->gpu.cdi_dirs[2]);
+
+        _cleanup_config_ struct skiff_config *c =
+            parse_ok("{\"gpu\": {\"driver_root\": \"/usr/local/nvidia\", "
+                     "\"accept_env_unprivileged\": true, \"cdi_dirs\": [\"/srv/cdi\"], "
+                     "\"probe_cuda\": true}}");
+        cr_assert_str_eq(c->gpu.driver_root, "/usr/local/nvidia");
+        cr_assert(c->gpu.accept_env_unprivileged && c->gpu.probe_cuda);
+        cr_assert_str_eq(c->gpu.cdi_dirs[0], "/srv/cdi");
+        cr_assert_null(c->gpu.cdi_dirs[1]);
+
+        _cleanup_config_ struct skiff_config *e = parse_ok("{\"gpu\": {\"cdi_dirs\": []}}");
+        cr_assert_null(e->gpu.cdi_dirs[0], "an empty list turns CDI directories off");
+
+        parse_err("{\"gpu\": {\"driverRoot\": \"/\"}}", "gpu.driverRoot: unknown key");
+        parse_err("{\"gpu\": {\"driver_root\": \"usr/local\"}}", "gpu.driver_root");
+        parse_err("{\"gpu\": {\"accept_env_unprivileged\": \"yes\"}}",
+                  "gpu.accept_env_unprivileged");
+        parse_err("{\"gpu\": {\"cdi_dirs\": [\"rel\"]}}", "gpu.cdi_dirs[0]: expected an absolute");
+        parse_err("{\"gpu\": {\"cdi_dirs\": \"/etc/cdi\"}}", "gpu.cdi_dirs");
+        parse_err("{\"gpu\": {\"probe_cuda\": 1}}", "gpu.probe_cuda");
+        parse_err("{\"gpu\": true}", "gpu: expected an object");
+}

@@ -1,0 +1,188 @@
+#include "shim/gpu.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/strv.h"
+#include "base/xalloc.h"
+#include "env/assemble.h"
+#include "gpu/inject.h"
+#include "gpu/nvenv.h"
+#include "gpu/plan.h"
+#include "oci/spec.h"
+#include "shim/env.h"
+#include "store/config.h"
+
+/* Driver roots tried in order when the node config names none. */
+static const char *const auto_roots[] = {"/", "/usr/local/nvidia", "/run/nvidia/driver", NULL};
+
+/* A GPU container: the process part of its plan (env, GIDs) for its exec processes. */
+struct container {
+        struct container *next;
+        char *id;
+        struct skiff_gpu_plan *exec; /* only active, env_set, ld_library_path, path_append, gids */
+};
+
+static struct container *containers;
+
+SKIFF_DEFINE_CLEANUP(struct skiff_gpu_plan *, skiff_gpu_plan_free)
+
+void skiff_shim_gpu_config(const struct skiff_config *nc, struct skiff_gpu_config *out)
+{
+        *out = (struct skiff_gpu_config){.policy = SKIFF_GPU_POLICY_DEFAULT};
+        if (!nc)
+                return;
+        out->policy.accept_env_unprivileged = nc->gpu.accept_env_unprivileged;
+        out->discover.driver_root = nc->gpu.driver_root;
+        out->discover.probe_cuda = nc->gpu.probe_cuda;
+        out->cdi_dirs = (const char *const *)nc->gpu.cdi_dirs;
+}
+
+/* Whether spec might ask for GPUs under any policy: pure, so that non-GPU containers cost no
+ * file I/O. A malformed request counts as "might" (the real policy decides and reports). */
+static bool may_request_gpus(const struct skiff_spec *spec)
+{
+        const struct skiff_gpu_policy any = {.accept_env_unprivileged = true,
+                                             .accept_mounts = true,
+                                             .accept_cdi_annotations = true};
+        struct skiff_nvenv_request req;
+        skiff_err_t err = NULL;
+        int r = skiff_nvenv_request_from_spec(spec, &any, &req, &err);
+        if (r < 0) {
+                skiff_error_free(&err);
+                return true;
+        }
+        bool may = req.source != SKIFF_NVENV_SOURCE_NONE;
+        skiff_nvenv_request_done(&req);
+        return may;
+}
+
+static bool is_dir(const char *p)
+{
+        struct stat st;
+        return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* plan_for_spec with the configured driver root, or each automatic one until discovery
+ * succeeds (-ENODEV: no driver there, try the next). */
+static int plan_auto(const struct skiff_spec *spec, struct skiff_gpu_config *cfg,
+                     struct skiff_gpu_plan **ret, skiff_err_t *err)
+{
+        if (cfg->discover.driver_root)
+                return skiff_gpu_plan_for_spec(spec, cfg, ret, err);
+        skiff_err_t first = NULL;
+        int first_r = 0;
+        for (const char *const *root = auto_roots; *root; root++) {
+                if (root != auto_roots && !is_dir(*root))
+                        continue;
+                cfg->discover.driver_root = *root;
+                skiff_err_t e = NULL;
+                int r = skiff_gpu_plan_for_spec(spec, cfg, ret, &e);
+                cfg->discover.driver_root = NULL;
+                if (r >= 0) {
+                        skiff_error_free(&first);
+                        return r;
+                }
+                /* `/`'s "no driver" is the answer unless a root found a driver: then that
+                 * root's problem (an unknown device, a requirement) is. */
+                if (!first || r != -ENODEV) {
+                        skiff_error_free(&first);
+                        first = e;
+                        first_r = r;
+                } else {
+                        skiff_error_free(&e);
+                }
+                if (r != -ENODEV)
+                        break;
+        }
+        *err = first;
+        return first_r;
+}
+
+int skiff_shim_gpu_prepare(const char *id, struct skiff_spec *spec, struct skiff_gpu_plan **plan,
+                           skiff_err_t *err)
+{
+        *plan = NULL;
+        if (!may_request_gpus(spec))
+                return 0;
+        const struct skiff_config *nc = NULL;
+        int r = skiff_shim_env_config(&nc, err);
+        if (r < 0)
+                return r;
+        struct skiff_gpu_config cfg;
+        skiff_shim_gpu_config(nc, &cfg);
+        const struct skiff_assemble_plan *env = skiff_shim_env_plan(id);
+        if (env) {
+                cfg.requires_cuda = env->requires_cuda;
+                cfg.loader = env->loader;
+        }
+        _cleanup_(skiff_gpu_plan_freep) struct skiff_gpu_plan *p = NULL;
+        r = plan_auto(spec, &cfg, &p, err);
+        if (r >= 0 && p->active)
+                r = skiff_gpu_inject_spec(p, spec, err);
+        if (r < 0)
+                return skiff_error_wrap(err, "skiff: gpu");
+        if (!p->active)
+                return 0;
+        log_info("gpu: id=%s source=%s gpus=%zu driver=%s cuda=%s", id,
+                 skiff_nvenv_source_name(p->source), skiff_strv_len(p->gpus),
+                 p->driver_version ? p->driver_version : "?",
+                 p->cuda_version ? p->cuda_version : "?");
+        *plan = TAKE_PTR(p);
+        return 0;
+}
+
+void skiff_shim_gpu_created(const char *id, const struct skiff_gpu_plan *plan)
+{
+        if (!plan || !plan->active)
+                return;
+        skiff_shim_gpu_release(id);
+        struct skiff_gpu_plan *x = xcalloc(1, sizeof(*x));
+        x->active = true;
+        x->env_set = skiff_strv_copy(plan->env_set);
+        x->ld_library_path = plan->ld_library_path ? xstrdup(plan->ld_library_path) : NULL;
+        x->path_append = plan->path_append ? xstrdup(plan->path_append) : NULL;
+        if (plan->n_gids) {
+                x->gids = xmemdup(plan->gids, plan->n_gids * sizeof(*plan->gids));
+                x->n_gids = plan->n_gids;
+        }
+        struct container *c = xcalloc(1, sizeof(*c));
+        c->id = xstrdup(id);
+        c->exec = x;
+        c->next = containers;
+        containers = c;
+}
+
+void skiff_shim_gpu_exec(const char *id, struct skiff_spec_process *proc)
+{
+        for (struct container *c = containers; c; c = c->next)
+                if (strcmp(c->id, id) == 0) {
+                        skiff_gpu_inject_process(c->exec, proc);
+                        return;
+                }
+}
+
+void skiff_shim_gpu_release(const char *id)
+{
+        for (struct container **pp = &containers; *pp; pp = &(*pp)->next) {
+                struct container *c = *pp;
+                if (strcmp(c->id, id) != 0)
+                        continue;
+                *pp = c->next;
+                skiff_gpu_plan_free(c->exec);
+                free(c->id);
+                free(c);
+                return;
+        }
+}
+
+void skiff_shim_gpu_shutdown(void)
+{
+        while (containers)
+                skiff_shim_gpu_release(containers->id);
+}
