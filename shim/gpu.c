@@ -18,8 +18,10 @@
 #include "shim/env.h"
 #include "store/config.h"
 
-/* Driver roots tried in order when the node config names none. */
-static const char *const auto_roots[] = {"/", "/usr/local/nvidia", "/run/nvidia/driver", NULL};
+/* Driver roots tried in order when the node config names none: a dedicated root (the GPU
+ * operator's driver container, cloud images) wins over `/`, whose ld.so.cache may well list the
+ * libraries of /usr/local/nvidia but whose bin directories lack its utilities. */
+static const char *const auto_roots[] = {"/run/nvidia/driver", "/usr/local/nvidia", "/", NULL};
 
 /* A GPU container: the process part of its plan (env, GIDs) for its exec processes. */
 struct container {
@@ -47,9 +49,8 @@ void skiff_shim_gpu_config(const struct skiff_config *nc, struct skiff_gpu_confi
  * file I/O. A malformed request counts as "might" (the real policy decides and reports). */
 static bool may_request_gpus(const struct skiff_spec *spec)
 {
-        const struct skiff_gpu_policy any = {.accept_env_unprivileged = true,
-                                             .accept_mounts = true,
-                                             .accept_cdi_annotations = true};
+        const struct skiff_gpu_policy any = {
+            .accept_env_unprivileged = true, .accept_mounts = true, .accept_cdi_annotations = true};
         struct skiff_nvenv_request req;
         skiff_err_t err = NULL;
         int r = skiff_nvenv_request_from_spec(spec, &any, &req, &err);
@@ -68,40 +69,38 @@ static bool is_dir(const char *p)
         return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* plan_for_spec with the configured driver root, or each automatic one until discovery
- * succeeds (-ENODEV: no driver there, try the next). */
+/* plan_for_spec with the configured driver root, or each automatic one that exists until
+ * discovery succeeds (-ENODEV: no driver there, try the next). The error reported is that of the
+ * first root that found a driver (an unknown device, a requirement), else `/`'s. */
 static int plan_auto(const struct skiff_spec *spec, struct skiff_gpu_config *cfg,
                      struct skiff_gpu_plan **ret, skiff_err_t *err)
 {
         if (cfg->discover.driver_root)
                 return skiff_gpu_plan_for_spec(spec, cfg, ret, err);
-        skiff_err_t first = NULL;
-        int first_r = 0;
+        skiff_err_t answer = NULL;
+        int answer_r = -ENODEV;
         for (const char *const *root = auto_roots; *root; root++) {
-                if (root != auto_roots && !is_dir(*root))
+                bool last = !root[1];
+                if (!last && !is_dir(*root))
                         continue;
                 cfg->discover.driver_root = *root;
                 skiff_err_t e = NULL;
                 int r = skiff_gpu_plan_for_spec(spec, cfg, ret, &e);
                 cfg->discover.driver_root = NULL;
                 if (r >= 0) {
-                        skiff_error_free(&first);
+                        skiff_error_free(&answer);
                         return r;
                 }
-                /* `/`'s "no driver" is the answer unless a root found a driver: then that
-                 * root's problem (an unknown device, a requirement) is. */
-                if (!first || r != -ENODEV) {
-                        skiff_error_free(&first);
-                        first = e;
-                        first_r = r;
-                } else {
-                        skiff_error_free(&e);
-                }
-                if (r != -ENODEV)
+                if (r != -ENODEV || last) {
+                        skiff_error_free(&answer);
+                        answer = e;
+                        answer_r = r;
                         break;
+                }
+                skiff_error_free(&e);
         }
-        *err = first;
-        return first_r;
+        *err = answer;
+        return answer_r;
 }
 
 int skiff_shim_gpu_prepare(const char *id, struct skiff_spec *spec, struct skiff_gpu_plan **plan,

@@ -7,8 +7,9 @@
  * devices (no file is read, not even the node config). For a GPU container: the node config
  * (shared with shim/env.c), driver discovery and CDI files (blocking file I/O, a few ms).
  *
- * Node config (store/config.h `gpu`): driver_root (absent: `/`, then `/usr/local/nvidia`, then
- * `/run/nvidia/driver`, the first where discovery succeeds; an error names `/`'s problem),
+ * Node config (store/config.h `gpu`): driver_root (absent: `/run/nvidia/driver`, then
+ * `/usr/local/nvidia` when they exist, then `/`: the first where discovery succeeds; the error
+ * is that of the first root that found a driver, else `/`'s),
  * accept_env_unprivileged, cdi_dirs, probe_cuda. The environment of an imageless container
  * (shim/env.h) contributes its `requires.cuda` and its glibc loader.
  *

@@ -127,7 +127,7 @@ EOF
 [$cri.containerd.runtimes.skiff]
   runtime_type = "$SKIFF_SHIM"
   pod_annotations = ["skiff.dev/*"]
-  container_annotations = ["skiff.dev/*"]
+  container_annotations = ["skiff.dev/*", "cdi.k8s.io/*"]
 
 [$cri.containerd.runtimes.skiff.options]
   ConfigPath = "${SKIFF_NODE_CONFIG:-$CTRD_DIR/skiff-config.json}"

@@ -8,7 +8,7 @@ request.
 
 usage: mkgen.py --hub DIR --cache DIR [--cache DIR]... --key SECRET_KEY_FILE --env owner/name --gen N
                 [--pkg NAME=STORE_PATH[:PRIORITY]]... [--var K=V]... [--hook SCRIPT]
-                [--live] [--no-closure] [--description TEXT]
+                [--live] [--no-closure] [--description TEXT] [--require NAME=CONSTRAINT]...
 """
 import argparse
 import base64
@@ -67,6 +67,7 @@ def main():
     ap.add_argument("--gen", type=int, required=True)
     ap.add_argument("--pkg", action="append", default=[])
     ap.add_argument("--var", action="append", default=[])
+    ap.add_argument("--require", action="append", default=[])
     ap.add_argument("--hook")
     ap.add_argument("--live", action="store_true")
     ap.add_argument("--no-closure", action="store_true")
@@ -95,6 +96,8 @@ def main():
         doc["description"] = a.description
     if a.var:
         doc["vars"] = dict(v.split("=", 1) for v in a.var)
+    if a.require:
+        doc["requires"] = dict(r.split("=", 1) for r in a.require)
     if a.hook:
         doc["hook"] = {"on_activate": a.hook}
     data = (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode()

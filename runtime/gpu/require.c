@@ -250,8 +250,9 @@ int skiff_require_check_cuda(const char *spec, const struct skiff_require_facts 
                         return r;
         }
         if (n == 0)
-                return skiff_error_set(err, EINVAL, "`requires.cuda`: invalid value `%s` (expected "
-                                                    "e.g. \">=12.4\" or \"12\")",
+                return skiff_error_set(err, EINVAL,
+                                       "`requires.cuda`: invalid value `%s` (expected "
+                                       "e.g. \">=12.4\" or \"12\")",
                                        spec);
         if (!unsatisfied)
                 return 0;

@@ -21,9 +21,10 @@
  *                                                    {"username": "...", "password": "..."}
  *   gpu                 object   {}                 NVIDIA GPUs (runtime/gpu, gpu.md):
  *     driver_root       string   auto               host directory of the driver's files;
- *                                                    absent: `/`, then `/usr/local/nvidia`,
- *                                                    then `/run/nvidia/driver` (the first
- *                                                    where discovery succeeds)
+ *                                                    absent: `/run/nvidia/driver`, then
+ *                                                    `/usr/local/nvidia` (when they exist),
+ *                                                    then `/`: the first where discovery
+ *                                                    succeeds
  *     accept_env_unprivileged bool false            honour a pod-set NVIDIA_VISIBLE_DEVICES in
  *                                                    unprivileged containers (needed for the
  *                                                    device plugin's default `envvar` strategy)
