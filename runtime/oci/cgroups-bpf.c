@@ -139,22 +139,30 @@ int skiff_cg_bpf_devices_apply(const char *dir, const struct skiff_spec_device_r
         if (r < 0)
                 return r;
         _cleanup_free_ void *insns = buf.insns;
-        char log[4096];
         union bpf_attr attr;
         memset(&attr, 0, sizeof(attr));
         attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
         attr.insns = (uint64_t)(uintptr_t)insns;
         attr.insn_cnt = (uint32_t)buf.n;
         attr.license = (uint64_t)(uintptr_t) "Apache-2.0";
-        attr.log_buf = (uint64_t)(uintptr_t)log;
-        attr.log_size = sizeof(log);
-        attr.log_level = 1;
-        log[0] = '\0';
+        /* Load without a verifier log: with log_level 1 the kernel logs every instruction, and
+         * since Linux 6.4 a log that does not fit the buffer fails the load with ENOSPC. The
+         * log is only requested to explain a failure. */
         _cleanup_close_ int prog = sys_bpf(BPF_PROG_LOAD, &attr);
-        if (prog < 0)
-                return skiff_error_set_errno(err, errno,
-                                             "load device BPF program (%zu insns%s%.200s)", buf.n,
-                                             log[0] ? ": " : "", log);
+        if (prog < 0) {
+                int saved = errno;
+                _cleanup_free_ char *log = xcalloc(1, 1u << 16);
+                attr.log_buf = (uint64_t)(uintptr_t)log;
+                attr.log_size = 1u << 16;
+                attr.log_level = 1;
+                int again = sys_bpf(BPF_PROG_LOAD, &attr);
+                if (again >= 0)
+                        close(again);
+                size_t len = strlen(log);
+                const char *tail = len > 200 ? log + len - 200 : log;
+                return skiff_error_set_errno(err, saved, "load device BPF program (%zu insns%s%s)",
+                                             buf.n, tail[0] ? "; verifier: " : "", tail);
+        }
         _cleanup_close_ int cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cgfd < 0)
                 return skiff_error_set_errno(err, errno, "open `%s`", dir);
