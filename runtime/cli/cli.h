@@ -16,21 +16,21 @@ enum {
 };
 
 struct skiff_cli_verb {
-        const char *name;    /* "realize", "store", "nar", ... */
+        const char *name;                  /* "realize", "store", "nar", ... */
         int (*run)(int argc, char **argv); /* argv[0] is the verb name */
-        const char *summary; /* one line for `skiff --help` */
+        const char *summary;               /* one line for `skiff --help` */
 };
 
 /* Verbs, implemented in cli_<verb>.c. */
 int skiff_cli_version(int argc, char **argv);
-int skiff_cli_nar(int argc, char **argv);   /* cli_nar.c */
-int skiff_cli_cache(int argc, char **argv); /* cli_cache.c */
-int skiff_cli_realize(int argc, char **argv); /* cli_realize.c */
-int skiff_cli_store(int argc, char **argv);   /* cli_store.c */
-int skiff_cli_gc(int argc, char **argv);      /* cli_store.c */
-int skiff_cli_node(int argc, char **argv);    /* cli_node.c */
-int skiff_cli_agent(int argc, char **argv);   /* cli_agent.c */
-int skiff_cli_gpu(int argc, char **argv);     /* cli_gpu.c */
+int skiff_cli_nar(int argc, char **argv);      /* cli_nar.c */
+int skiff_cli_cache(int argc, char **argv);    /* cli_cache.c */
+int skiff_cli_realize(int argc, char **argv);  /* cli_realize.c */
+int skiff_cli_store(int argc, char **argv);    /* cli_store.c */
+int skiff_cli_gc(int argc, char **argv);       /* cli_store.c */
+int skiff_cli_node(int argc, char **argv);     /* cli_node.c */
+int skiff_cli_agent(int argc, char **argv);    /* cli_agent.c */
+int skiff_cli_gpu(int argc, char **argv);      /* cli_gpu.c */
 int skiff_cli_prefetch(int argc, char **argv); /* cli_prefetch.c */
 int skiff_cli_run(int argc, char **argv);      /* cli_run.c */
 int skiff_cli_publish(int argc, char **argv);  /* cli_publish.c */

@@ -703,6 +703,7 @@ int skiff_cli_node(int argc, char **argv)
                 return SKIFF_EXIT_USAGE;
         }
         _cleanup_free_ char *source = NULL, *stub = NULL;
+        _cleanup_error_ skiff_err_t err = NULL; /* before any `goto bad` (cleanup scope) */
         int c;
         optind = 1;
         argc--;
@@ -810,7 +811,6 @@ int skiff_cli_node(int argc, char **argv)
                         a.stub_image = stub;
         }
         a.host_exec = resolve_host_exec(&a);
-        _cleanup_error_ skiff_err_t err = NULL;
         int r = a.install ? do_install(&a, &err) : do_uninstall(&a, &err);
         if (r < 0)
                 return skiff_cli_fail(a.install ? "node install" : "node uninstall", err->msg);

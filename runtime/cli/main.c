@@ -5,20 +5,20 @@
 #include "cli/cli.h"
 
 static const struct skiff_cli_verb verbs[] = {
-        {"version", skiff_cli_version, "print the version"},
-        {"nar", skiff_cli_nar, "dump or restore a NAR (Nix archive)"},
-        {"cache", skiff_cli_cache, "create signing keys; add directories to a file:// binary cache"},
-        {"realize", skiff_cli_realize, "substitute store paths and their closure into the node store"},
-        {"store", skiff_cli_store, "list, verify and repair the node store; manage GC roots"},
-        {"gc", skiff_cli_gc, "delete unreachable store paths"},
-        {"node", skiff_cli_node, "install or uninstall skiff on a Kubernetes node"},
-        {"agent", skiff_cli_agent, "node agent: metrics, scheduled GC, prefetch"},
-        {"gpu", skiff_cli_gpu, "inspect NVIDIA driver discovery and GPU plans"},
-        {"prefetch", skiff_cli_prefetch, "realize environments (closure, profile) without running"},
-        {"run", skiff_cli_run, "run a command in environments, without containerd"},
-        {"publish", skiff_cli_publish, "publish the next generation of an environment to a hub"},
-        {"env", skiff_cli_env, "list the generations of an environment; move its live pointer"},
-        {"sbom", skiff_cli_sbom, "print a CycloneDX SBOM of a generation's closure"},
+    {"version", skiff_cli_version, "print the version"},
+    {"nar", skiff_cli_nar, "dump or restore a NAR (Nix archive)"},
+    {"cache", skiff_cli_cache, "create signing keys; add directories to a file:// binary cache"},
+    {"realize", skiff_cli_realize, "substitute store paths and their closure into the node store"},
+    {"store", skiff_cli_store, "list, verify and repair the node store; manage GC roots"},
+    {"gc", skiff_cli_gc, "delete unreachable store paths"},
+    {"node", skiff_cli_node, "install or uninstall skiff on a Kubernetes node"},
+    {"agent", skiff_cli_agent, "node agent: metrics, scheduled GC, prefetch"},
+    {"gpu", skiff_cli_gpu, "inspect NVIDIA driver discovery and GPU plans"},
+    {"prefetch", skiff_cli_prefetch, "realize environments (closure, profile) without running"},
+    {"run", skiff_cli_run, "run a command in environments, without containerd"},
+    {"publish", skiff_cli_publish, "publish the next generation of an environment to a hub"},
+    {"env", skiff_cli_env, "list the generations of an environment; move its live pointer"},
+    {"sbom", skiff_cli_sbom, "print a CycloneDX SBOM of a generation's closure"},
 };
 
 static void usage(FILE *f)

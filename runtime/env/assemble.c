@@ -153,8 +153,8 @@ int skiff_assemble_plan_decode(const char *buf, size_t len, struct skiff_assembl
                         goto fail;
                 }
         }
-        if (p.loader && (check_abs("loader", p.loader, NULL) < 0 ||
-                         !strictly_under(p.loader, p.store_dir))) {
+        if (p.loader &&
+            (check_abs("loader", p.loader, NULL) < 0 || !strictly_under(p.loader, p.store_dir))) {
                 r = skiff_error_set(err, EINVAL, "plan `loader`: `%s` is not a path in `%s`",
                                     p.loader, p.store_dir);
                 goto fail;

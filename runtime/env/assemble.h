@@ -47,8 +47,8 @@ struct skiff_assemble_plan {
         /* For the GPU layer (gpu/plan.h), not applied here: */
         char *requires_cuda; /* the layers' `requires.cuda` joined with ',' (all must hold), or
                                 NULL */
-        char *loader; /* container path of a glibc loader in the closure
-                         (<store_dir>/<glibc>/lib/ld-linux-x86-64.so.2), or NULL */
+        char *loader;        /* container path of a glibc loader in the closure
+                                (<store_dir>/<glibc>/lib/ld-linux-x86-64.so.2), or NULL */
 };
 
 void skiff_assemble_plan_done(struct skiff_assemble_plan *p); /* NULL-safe; zeroes *p */

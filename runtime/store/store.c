@@ -355,8 +355,10 @@ static int fetch_path(struct skiff_store *s, struct skiff_fetch *f, const char *
                 unpriv = false; /* the rename below then reports the problem */
         if (r >= 0 && renameat2(s->partial_fd, p.partial, s->store_fd, base, RENAME_NOREPLACE) < 0)
                 r = skiff_error_set_errno(err, errno, "rename into `store/%s`", base);
-        if (unpriv && fchmodat(r >= 0 ? s->store_fd : s->partial_fd, r >= 0 ? base : p.partial,
-                               top.st_mode & 07777, 0) < 0 && r >= 0)
+        if (unpriv &&
+            fchmodat(r >= 0 ? s->store_fd : s->partial_fd, r >= 0 ? base : p.partial,
+                     top.st_mode & 07777, 0) < 0 &&
+            r >= 0)
                 r = skiff_error_set_errno(err, errno, "make `store/%s` read-only", base);
         if (r < 0) {
                 (void)skiff_fs_rm_rf_at(s->partial_fd, p.partial, NULL); /* best effort */
