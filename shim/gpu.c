@@ -21,6 +21,8 @@
 /* Driver roots tried in order when the node config names none: a dedicated root (the GPU
  * operator's driver container, cloud images) wins over `/`, whose ld.so.cache may well list the
  * libraries of /usr/local/nvidia but whose bin directories lack its utilities. */
+#define NVIDIA_MAJOR 195
+
 static const char *const auto_roots[] = {"/run/nvidia/driver", "/usr/local/nvidia", "/", NULL};
 
 /* A GPU container: the process part of its plan (env, GIDs) for its exec processes. */
@@ -45,22 +47,24 @@ void skiff_shim_gpu_config(const struct skiff_config *nc, struct skiff_gpu_confi
         out->cdi_dirs = (const char *const *)nc->gpu.cdi_dirs;
 }
 
-/* Whether spec might ask for GPUs under any policy: pure, so that non-GPU containers cost no
- * file I/O. A malformed request counts as "might" (the real policy decides and reports). */
+/* Whether spec might ask for GPUs: a superset of nvenv.h's channels (an NVIDIA node in
+ * linux.devices, a CDI annotation, a mount under the device plugin's directory, the env
+ * variable), checked here without calling into runtime/gpu, so that containers without GPUs
+ * touch neither files nor the GPU code's pages (shim PSS). The real policy decides the rest. */
 static bool may_request_gpus(const struct skiff_spec *spec)
 {
-        const struct skiff_gpu_policy any = {
-            .accept_env_unprivileged = true, .accept_mounts = true, .accept_cdi_annotations = true};
-        struct skiff_nvenv_request req;
-        skiff_err_t err = NULL;
-        int r = skiff_nvenv_request_from_spec(spec, &any, &req, &err);
-        if (r < 0) {
-                skiff_error_free(&err);
-                return true;
-        }
-        bool may = req.source != SKIFF_NVENV_SOURCE_NONE;
-        skiff_nvenv_request_done(&req);
-        return may;
+        for (size_t i = 0; i < spec->linux_.n_devices; i++)
+                if (spec->linux_.devices[i].major == NVIDIA_MAJOR)
+                        return true;
+        for (char **kv = spec->annotations; kv && kv[0] && kv[1]; kv += 2)
+                if (strncmp(kv[0], SKIFF_NVENV_CDI_PREFIX, strlen(SKIFF_NVENV_CDI_PREFIX)) == 0)
+                        return true;
+        /* nvenv.c cleans the destination first: match its last component anywhere. */
+        for (size_t i = 0; i < spec->n_mounts; i++)
+                if (spec->mounts[i].destination &&
+                    strstr(spec->mounts[i].destination, strrchr(SKIFF_NVENV_MOUNT_DIR, '/') + 1))
+                        return true;
+        return spec->has_process && skiff_strv_env_get(spec->process.env, "NVIDIA_VISIBLE_DEVICES");
 }
 
 static bool is_dir(const char *p)

@@ -132,8 +132,13 @@ static int check_default_errno(void *arg)
 
 Test(seccomp, default_action_errno)
 {
-        const char *allow = "\"syscalls\":[{\"names\":[\"getpid\",\"exit\",\"exit_group\","
-                            "\"write\",\"rt_sigreturn\"],\"action\":\"SCMP_ACT_ALLOW\"}]";
+        /* Besides what the check needs, allow what a sanitizer runtime uses (memory mapping,
+         * signals, futexes) so the test also works in the ASan+UBSan build. */
+        const char *allow =
+            "\"syscalls\":[{\"names\":[\"getpid\",\"exit\",\"exit_group\",\"write\","
+            "\"rt_sigreturn\",\"mmap\",\"munmap\",\"mprotect\",\"madvise\",\"brk\","
+            "\"futex\",\"rt_sigaction\",\"rt_sigprocmask\",\"sigaltstack\",\"gettid\","
+            "\"getrandom\",\"prctl\",\"sched_yield\"],\"action\":\"SCMP_ACT_ALLOW\"}]";
         _cleanup_free_ char *with_ret = xasprintf(
             "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":%d,%s}", ENOSYS, allow);
         _cleanup_spec_ struct skiff_spec *spec = spec_with_seccomp(with_ret);
