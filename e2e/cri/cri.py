@@ -169,9 +169,10 @@ class Cri:
         return self.call("ListContainers", pb.ListContainersRequest(
             filter=pb.ContainerFilter(pod_sandbox_id=pod_id))).containers
 
-    def exec_url(self, cid, cmd, tty=False):
+    def exec_url(self, cid, cmd, tty=False, stdin=False):
         return self.call("Exec", pb.ExecRequest(container_id=cid, cmd=list(cmd), tty=tty,
-                                                stdout=True, stderr=not tty)).url
+                                                stdin=stdin, stdout=True,
+                                                stderr=not tty)).url
 
     def version(self):
         return self.call("Version", pb.VersionRequest(version="v1"))
@@ -180,7 +181,8 @@ class Cri:
 def security(**kw):
     """Builds a LinuxContainerSecurityContext: run_as_user=1000, readonly_rootfs=True,
     drop=["ALL"], add=[...], seccomp="RuntimeDefault"|"Unconfined"|"localhost/<path>",
-    privileged=True, no_new_privs=True, share_pid=True."""
+    privileged=True, no_new_privs=True, share_pid=True, host_pid=True, host_ipc=True,
+    masked_paths=[...], readonly_paths=[...]."""
     sc = pb.LinuxContainerSecurityContext()
     if "run_as_user" in kw:
         sc.run_as_user.value = kw["run_as_user"]
@@ -194,6 +196,10 @@ def security(**kw):
     if "drop" in kw or "add" in kw:
         sc.capabilities.drop_capabilities.extend(kw.get("drop", []))
         sc.capabilities.add_capabilities.extend(kw.get("add", []))
+    if "masked_paths" in kw:
+        sc.masked_paths.extend(kw["masked_paths"])
+    if "readonly_paths" in kw:
+        sc.readonly_paths.extend(kw["readonly_paths"])
     seccomp = kw.get("seccomp")
     if seccomp == "RuntimeDefault":
         sc.seccomp.profile_type = pb.SecurityProfile.RuntimeDefault
@@ -208,6 +214,8 @@ def security(**kw):
         ns.network = pb.NODE
     if kw.get("host_pid"):
         ns.pid = pb.NODE
+    if kw.get("host_ipc"):
+        ns.ipc = pb.NODE
     sc.namespace_options.CopyFrom(ns)
     return sc
 

@@ -13,6 +13,7 @@ GPU_LOG (a file that receives the scenario output too), CRI_ONLY (comma separate
 """
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -242,11 +243,13 @@ def scenario_requires():
     try:
         err = start_error(pod, "app", env=PLUGIN_ENV, mounts=PLUGIN_MOUNTS) or ""
         if HAS_DRIVER:
-            drv = open("/proc/driver/nvidia/version").read().split("Kernel Module")[-1].split()
+            m = re.search(r"Kernel Module.*?\s(\d+\.\d+(?:\.\d+)?)\s",
+                          open("/proc/driver/nvidia/version").read())
             check("requires.cuda >=99.0 refuses the start naming both versions",
                   "skiff: gpu: environment requires CUDA >=99.0, but the driver " in err and
                   " supports CUDA " in err, err)
-            say("#   driver: %s" % " ".join(drv[:2]))
+            check("the refusal names the host driver's version",
+                  m is not None and ("the driver %s " % m.group(1)) in err, m and m.group(1))
         else:
             check("requires.cuda, no driver: the start fails with the driver error",
                   "no NVIDIA driver" in err, err)
