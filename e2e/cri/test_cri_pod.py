@@ -52,6 +52,14 @@ def status_field(cid, field):
     return m.group(1) if m else out
 
 
+def init_field(cid, field):
+    """A /proc/<pid>/status field of the container's init, read on the host (the init path of
+    the runtime, where exec_sync checks cover exec'd processes)."""
+    m = re.search(r"^%s:\s+(.*)$" % field, read("/proc/%d/status" % base.container_pid(cid)),
+                  re.M)
+    return m.group(1).strip() if m else None
+
+
 def read(path):
     try:
         with open(path) as f:
@@ -76,6 +84,22 @@ def wait_gone(pid, timeout=10):
     while base.is_alive(pid) and time.time() < deadline:
         time.sleep(0.1)
     return not base.is_alive(pid)
+
+
+def host_pids_of(cmdline):
+    """Live host pids whose command line (spaces for NULs) is cmdline."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if cmd == cmdline and base.is_alive(int(d)):
+            found.append(int(d))
+    return found
 
 
 def bundle(cid):
@@ -116,6 +140,16 @@ def scenario_namespaces():
               comm1 == base.comm_of(spid) and nspid and nspid.group(1).split()[-1] == "1" and
               ns_of(pbid, "pid") == ns_of(spid, "pid"),
               (comm1, base.comm_of(spid), nspid and nspid.group(1)))
+        o = pod.run("orphan", ["sh", "-c", "sleep 31339 & sleep 1; exit 6"],
+                    security=security(share_pid=True))
+        st = cri.wait_exit(o)
+        deadline, left = time.time() + 10, [None]
+        while left and time.time() < deadline:
+            left = [p for p in host_pids_of("sleep 31339")]
+            time.sleep(0.1)
+        check("namespaces: shared PID namespace -> a container's exit is reported and its "
+              "orphaned processes are killed", st.exit_code == 6 and not left,
+              (st.exit_code, left))
     finally:
         pod.close()
 
@@ -155,21 +189,26 @@ def scenario_security_context():
             cid = pod.run(name, LONG, security=sc)
             return cid, cri.exec_sync(cid, cmd)
 
-        _, (rc, out, _) = one("ids", security(run_as_user=1000, run_as_group=3000,
-                                              supplemental_groups=[4000, 5000]), ["id"])
+        ids, (rc, out, _) = one("ids", security(run_as_user=1000, run_as_group=3000,
+                                                supplemental_groups=[4000, 5000]), ["id"])
         m = re.search(r"uid=(\d+).*gid=(\d+).*groups=([\d,()a-z]*)", out)
         groups = set(re.findall(r"\d+", m.group(3))) if m else set()
         check("security: runAsGroup 3000 + supplementalGroups 4000,5000 -> id",
               m is not None and (m.group(1), m.group(2)) == ("1000", "3000") and
               {"3000", "4000", "5000"} <= groups, out)
+        got = (init_field(ids, "Uid"), init_field(ids, "Gid"), init_field(ids, "Groups"))
+        check("security: the container's init runs as 1000:3000 with groups 4000,5000",
+              got[0].split()[0] == "1000" and got[1].split()[0] == "3000" and
+              {"4000", "5000"} <= set(got[2].split()), got)
 
         nocaps, _ = one("nocaps", security(drop=["ALL"]), ["true"])
         rc0, _, err0 = cri.exec_sync(nocaps, ["ip", "link", "set", "lo", "mtu", "1280"])
         netadm, (rc, out, err) = one("netadmin", security(drop=["ALL"], add=["NET_ADMIN"]),
                                      ["ip", "link", "set", "lo", "mtu", "1280"])
         capeff = status_field(netadm, "CapEff")
+        icap = (init_field(netadm, "CapEff"), init_field(netadm, "CapBnd"))
         check("security: drop ALL + add NET_ADMIN -> CapEff is CAP_NET_ADMIN only",
-              capeff == "%016x" % (1 << 12), capeff)
+              capeff == "%016x" % (1 << 12) and icap == (capeff, capeff), (capeff, icap))
         check("security: add NET_ADMIN -> changing a link works (and fails without it)",
               rc == 0 and rc0 != 0 and "Operation not permitted" in err0, (rc, err, rc0, err0))
 
@@ -181,13 +220,15 @@ def scenario_security_context():
         rc2, _, err2 = cri.exec_sync(loc, ["touch", "/tmp/f"])
         check("security: seccomp Localhost profile denying mkdir -> EPERM (touch still works)",
               rc != 0 and "Operation not permitted" in err and rc2 == 0, (rc, err, rc2, err2))
-        check("security: seccomp Localhost -> Seccomp: 2", status_field(loc, "Seccomp") == "2",
-              status_field(loc, "Seccomp"))
+        check("security: seccomp Localhost -> Seccomp: 2 (exec and init)",
+              (status_field(loc, "Seccomp"), init_field(loc, "Seccomp")) == ("2", "2"),
+              (status_field(loc, "Seccomp"), init_field(loc, "Seccomp")))
         unc, _ = one("unconfined", security(seccomp="Unconfined"), ["true"])
         rtd, _ = one("rtdefault", security(seccomp="RuntimeDefault"), ["true"])
+        got = (status_field(unc, "Seccomp"), init_field(unc, "Seccomp"),
+               status_field(rtd, "Seccomp"), init_field(rtd, "Seccomp"))
         check("security: seccomp Unconfined -> Seccomp: 0 (RuntimeDefault: 2)",
-              (status_field(unc, "Seccomp"), status_field(rtd, "Seccomp")) == ("0", "2"),
-              (status_field(unc, "Seccomp"), status_field(rtd, "Seccomp")))
+              got == ("0", "0", "2", "2"), got)
 
         plain = pod.run("plain", LONG)
         masked = pod.run("masked", LONG, security=security(
@@ -203,22 +244,26 @@ def scenario_security_context():
         check("security: readonly_paths make /tmp read-only (the rootfs stays writable)",
               ro[0] != 0 and "Read-only file system" in ro[2] and rw[0] == 0 and
               cri.exec_sync(plain, ["touch", "/tmp/x"])[0] == 0, (ro, rw))
-        sysro = out_of(plain, ["grep", " /sys ", "/proc/mounts"])
     finally:
         pod.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    ppod = Pod("priv2", privileged=True)
+    # Host network: sysfs instances are per network namespace, and in the pod's own one the
+    # (non-privileged) pause container has already mounted it read-only.
+    ppod = Pod("priv2", privileged=True, host_network=True)
     try:
-        cid = ppod.run("priv", LONG, security=security(privileged=True))
+        cid = ppod.run("priv", LONG, security=security(privileged=True, host_network=True))
+        plain = ppod.run("plain", LONG, security=security(host_network=True))
+        sysro = out_of(plain, ["grep", " /sys ", "/proc/mounts"])
         # Every capability up to cap_last_cap that this node's root has (here root may lack
         # CAP_SYS_RESOURCE); the default set is much smaller.
         last = int(read("/proc/sys/kernel/cap_last_cap"))
         bnd = int(re.search(r"CapBnd:\s+(\S+)", read("/proc/self/status")).group(1), 16)
         capeff = status_field(cid, "CapEff")
         check("security: privileged -> CapEff has every capability up to cap_last_cap",
-              capeff == "%016x" % (((1 << (last + 1)) - 1) & bnd) and bin(bnd).count("1") > 30,
-              (capeff, last, "%x" % bnd))
+              capeff == "%016x" % (((1 << (last + 1)) - 1) & bnd) and bin(bnd).count("1") > 30
+              and init_field(cid, "CapEff") == capeff,
+              (capeff, init_field(cid, "CapEff"), last, "%x" % bnd))
         sysmnt = out_of(cid, ["grep", " /sys ", "/proc/mounts"])
         spec = [m for m in json.load(open(os.path.join(bundle(cid), "config.json")))["mounts"]
                 if m["destination"] == "/sys"]
@@ -280,6 +325,12 @@ def scenario_cpu_resources():
             got = (knob(pid, "cpu", "cpu.cfs_quota_us", ""), knob(pid, "cpu", "cpu.shares", ""))
             ok = [g[1] for g in got] == ["20000", "256"]
         check("resources: UpdateContainerResources applies cpu quota/shares live", ok, got)
+        cpus2 = "0-1" if cpus == "1" else "0"
+        cri.update_resources(cid, cpuset_cpus=cpus2, cpu_quota=20000, cpu_period=100000)
+        cs = knob(pid, "cpuset", "cpuset.cpus", "cpuset.cpus")
+        allowed = init_field(cid, "Cpus_allowed_list")
+        check("resources: UpdateContainerResources applies cpuset live",
+              cs[1] == cpus2 and allowed == cpus2, (cs, allowed))
     finally:
         pod.close()
 
@@ -355,6 +406,13 @@ def scenario_exec_stream():
         check("exec: websocket channel.k8s.io (v1) -> stdout and an exit code error",
               r["protocol"] == "channel.k8s.io" and r["stdout"] == b"hi\n" and
               b"exit code 3" in r["error"], r)
+        script = ('i=0; while [ $i -lt 50 ]; do s=$(stty size); [ "$s" = "37 101" ] && break; '
+                  'sleep 0.1; i=$((i+1)); done; echo "size $s"; tty; exit 2')
+        r = exec_stream(cri.exec_url(cid, ["sh", "-c", script], tty=True, stdin=True),
+                        resize=(101, 37))
+        check("exec: websocket tty exec -> a pty, the resize applies, exit code 2",
+              b"size 37 101" in r["stdout"] and b"/dev/pts/" in r["stdout"] and
+              r["exit_code"] == 2, r)
     finally:
         pod.close()
 
@@ -394,6 +452,10 @@ def scenario_one_shim():
               gone and not os.path.exists(sock) and not base.is_alive(pbid) and
               not base.is_alive(spid) and not os.path.exists(bundle(pod.id)),
               (gone, sock, os.path.exists(sock)))
+        ids = (pod.id, a, b)
+        leaked = [l for l in open("/proc/self/mountinfo") if any(i in l for i in ids)]
+        check("one shim: no mount or cgroup of the pod remains",
+              not leaked and not os.path.exists(b_cg), ("".join(leaked[:3]), b_cg))
     finally:
         if not closed:
             pod.close()

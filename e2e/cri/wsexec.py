@@ -111,14 +111,18 @@ class WsConn:
 
 
 def exec_stream(url, protocols=("v4.channel.k8s.io", "channel.k8s.io"), stdin=None,
-                timeout=20):
-    """Runs the exec behind url; returns a dict with protocol, stdout, stderr (bytes), the raw
-    status channel text, the parsed status (v4) and exit_code (None when not reported)."""
+                resize=None, timeout=20):
+    """Runs the exec behind url, sending stdin (bytes) and a terminal resize (width, height)
+    first when given; returns a dict with protocol, stdout, stderr (bytes), the raw status
+    channel text, the parsed status (v4) and exit_code (None when not reported)."""
     ws = WsConn(url, list(protocols), timeout=timeout)
     out = {"protocol": ws.protocol, "stdout": b"", "stderr": b"", "error": b"",
            "status": None, "exit_code": None}
     base64_codec = ws.protocol.startswith("base64.") or ".base64." in ws.protocol
     try:
+        if resize is not None:
+            size = json.dumps({"Width": resize[0], "Height": resize[1]}).encode()
+            ws.send(OP_BINARY, b"\x04" + size)
         if stdin is not None:
             ws.send(OP_BINARY, b"\x00" + stdin)
         while True:

@@ -10,51 +10,16 @@
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 #include "store/base64.h"
+#include "store/sig-internal.h"
 
 SKIFF_DEFINE_CLEANUP(EVP_PKEY *, EVP_PKEY_free)
 SKIFF_DEFINE_CLEANUP(EVP_MD_CTX *, EVP_MD_CTX_free)
-
-/* Splits "<name>:<base64>" and decodes exactly want bytes. */
-static int split_key(const char *s, const char *what, char name[SKIFF_SIG_NAME_MAX + 1],
-                     uint8_t *out, size_t want, skiff_err_t *err)
-{
-        const char *colon = strchr(s, ':');
-        if (!colon || colon == s)
-                return skiff_error_set(err, EINVAL, "invalid %s: expected `<name>:<base64>`", what);
-        size_t nl = (size_t)(colon - s);
-        if (nl > SKIFF_SIG_NAME_MAX)
-                return skiff_error_set(err, EINVAL, "invalid %s: name longer than %d bytes", what,
-                                       SKIFF_SIG_NAME_MAX);
-        uint8_t buf[128];
-        int n = skiff_base64_decode(colon + 1, strlen(colon + 1), buf, sizeof(buf));
-        if (n < 0 || (size_t)n != want) {
-                OPENSSL_cleanse(buf, sizeof(buf));
-                return skiff_error_set(err, EINVAL,
-                                       "invalid %s `%.*s`: expected base64 of %zu bytes", what,
-                                       (int)nl, s, want);
-        }
-        memcpy(name, s, nl);
-        name[nl] = '\0';
-        memcpy(out, buf, want);
-        OPENSSL_cleanse(buf, sizeof(buf));
-        return 0;
-}
-
-int skiff_sig_parse_public(const char *s, struct skiff_sig_pubkey *ret, skiff_err_t *err)
-{
-        struct skiff_sig_pubkey k;
-        int r = split_key(s, "public key", k.name, k.key, 32, err);
-        if (r < 0)
-                return r;
-        *ret = k;
-        return 0;
-}
 
 int skiff_sig_parse_secret(const char *s, struct skiff_sig_seckey *ret, skiff_err_t *err)
 {
         struct skiff_sig_seckey k;
         uint8_t raw[64];
-        int r = split_key(s, "secret key", k.name, raw, 64, err);
+        int r = skiff_sig_split_key(s, "secret key", k.name, raw, 64, err);
         if (r < 0)
                 return r;
         memcpy(k.seed, raw, 32);
@@ -132,7 +97,7 @@ int skiff_sig_verify_any(const char *msg, size_t len, char *const *sigs,
         for (char *const *p = sigs; p && *p; p++) {
                 char name[SKIFF_SIG_NAME_MAX + 1];
                 uint8_t sig[64];
-                if (split_key(*p, "signature", name, sig, 64, NULL) < 0) {
+                if (skiff_sig_split_key(*p, "signature", name, sig, 64, NULL) < 0) {
                         skiff_strbuf_puts(&seen, seen.len ? ", (malformed)" : "(malformed)");
                         continue;
                 }
