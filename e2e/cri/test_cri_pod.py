@@ -212,6 +212,13 @@ def scenario_security_context():
         check("security: add NET_ADMIN -> changing a link works (and fails without it)",
               rc == 0 and rc0 != 0 and "Operation not permitted" in err0, (rc, err, rc0, err0))
 
+        nr, (rc, out, err) = one("nonroot-netadmin", security(
+            run_as_user=1000, drop=["ALL"], add=["NET_ADMIN"]),
+            ["ip", "link", "set", "lo", "mtu", "1300"])
+        got = (status_field(nr, "CapEff"), init_field(nr, "CapEff"), init_field(nr, "CapBnd"))
+        check("security: runAsUser 1000 + add NET_ADMIN -> the capability is effective",
+              got == ("%016x" % (1 << 12),) * 3 and rc == 0, (got, rc, err))
+
         profile = os.path.join(tmp, "deny-mkdir.json")
         with open(profile, "w") as f:
             json.dump(SECCOMP_DENY_MKDIR, f)
@@ -469,8 +476,44 @@ def wait_gone_path(path, timeout=5):
     return bool(path) and os.path.exists(path)
 
 
+def scenario_shim_kill():
+    """SIGKILL of the shim of a pod with two containers: all of them are reported exited and
+    nothing of the pod remains once it is removed."""
+    pod = Pod("shimkill", share_pid=True)
+    closed = False
+    try:
+        a = pod.run("a", LONG, security=security(share_pid=True))
+        b = pod.run("b", ["sh", "-c", "sleep 31340 & exec sleep 31341"],
+                    security=security(share_pid=True))
+        spid, pa, pbid = sandbox_pid(pod.id), base.container_pid(a), base.container_pid(b)
+        shim = base.ppid_of(spid)
+        os.kill(shim, 9)
+        deadline = time.time() + 20
+        states = []
+        while time.time() < deadline:
+            states = [cri.status(c).status.state for c in (a, b)]
+            if states == [pb.CONTAINER_EXITED] * 2:
+                break
+            time.sleep(0.2)
+        check("shim kill: both containers of the pod are reported exited",
+              states == [pb.CONTAINER_EXITED] * 2, states)
+        left = [p for p in (spid, pa, pbid) if not wait_gone(p, 5)]
+        left += host_pids_of("sleep 31340") + host_pids_of("sleep 31341")
+        check("shim kill: no process of the pod remains", not left and not base.is_alive(shim),
+              left)
+        pod.close()
+        closed = True
+        ids = (pod.id, a, b)
+        leaked = [l for l in open("/proc/self/mountinfo") if any(i in l for i in ids)]
+        check("shim kill: no mount of the pod remains after removal", not leaked,
+              "".join(leaked[:3]))
+    finally:
+        if not closed:
+            pod.close()
+
+
 SCENARIOS = [scenario_namespaces, scenario_security_context, scenario_cpu_resources,
-             scenario_exec_stream, scenario_one_shim]
+             scenario_exec_stream, scenario_one_shim, scenario_shim_kill]
 
 if __name__ == "__main__":
     only = set(filter(None, os.environ.get("CRI_ONLY", "").split(",")))

@@ -59,8 +59,10 @@ static int plan_for(const char *env, const struct skiff_gpu_config *cfg, struct 
         _cleanup_spec_ struct skiff_spec *s = spec_env(env, "");
         _cleanup_error_ skiff_err_t err = NULL;
         int r = skiff_gpu_plan_for_spec(s, cfg, p, &err);
-        if (msg)
+        if (msg) {
+                free(*msg);
                 *msg = xstrdup(skiff_error_msg(err));
+        }
         return r;
 }
 
