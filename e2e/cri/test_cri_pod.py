@@ -160,6 +160,15 @@ def scenario_namespaces():
         me = out_of(c, ["cat", "/proc/%d/cmdline" % os.getpid()])
         check("namespaces: host PID pod sees host processes",
               link == host_ns("pid") and "test_cri" in me, (link, host_ns("pid"), me))
+        o = pod.run("orphan", ["sh", "-c", "sleep 31343 & sleep 1; exit 9"],
+                    security=security(host_pid=True))
+        st = cri.wait_exit(o)
+        deadline, left = time.time() + 10, [None]
+        while left and time.time() < deadline:
+            left = host_pids_of("sleep 31343")
+            time.sleep(0.1)
+        check("namespaces: host PID pod -> a container's exit is reported and its orphaned "
+              "processes are killed", st.exit_code == 9 and not left, (st.exit_code, left))
     finally:
         pod.close()
 
@@ -215,9 +224,15 @@ def scenario_security_context():
         nr, (rc, out, err) = one("nonroot-netadmin", security(
             run_as_user=1000, drop=["ALL"], add=["NET_ADMIN"]),
             ["ip", "link", "set", "lo", "mtu", "1300"])
-        got = (status_field(nr, "CapEff"), init_field(nr, "CapEff"), init_field(nr, "CapBnd"))
-        check("security: runAsUser 1000 + add NET_ADMIN -> the capability is effective",
-              got == ("%016x" % (1 << 12),) * 3 and rc == 0, (got, rc, err))
+        # A non-root process keeps across execve (no file capabilities) only its ambient set:
+        # effective = the spec's ambient set, bounding = the spec's bounding set.
+        caps = json.load(open(os.path.join(bundle(nr), "config.json")))["process"]["capabilities"]
+        want = ["%016x" % ((1 << 12) if "CAP_NET_ADMIN" in (caps.get(k) or []) else 0)
+                for k in ("ambient", "ambient", "bounding")]
+        got = [status_field(nr, "CapEff"), init_field(nr, "CapEff"), init_field(nr, "CapBnd")]
+        check("security: runAsUser 1000 + add NET_ADMIN -> in the bounding set, not effective",
+              got == want and "1000" in init_field(nr, "Uid").split()[:1] and
+              (rc == 0) == (want[0] != "0" * 16), (got, want, rc, err))
 
         profile = os.path.join(tmp, "deny-mkdir.json")
         with open(profile, "w") as f:
@@ -391,7 +406,19 @@ def scenario_cpu_resources():
 def scenario_exec_stream():
     pod = Pod("wsexec")
     try:
-        cid = pod.run("c", LONG)
+        cid = pod.run("c", LONG, env={"SKIFF_E2E": "from-spec"}, working_dir="/home")
+        rc, out, err = cri.exec_sync(cid, ["sh", "-c", "echo $SKIFF_E2E $(pwd)"])
+        check("exec: an exec'd process gets the container's env and working directory",
+              out == "from-spec /home\n", (rc, out, err))
+        big = 3 << 20
+        rc, out, err = cri.exec_sync(cid, ["sh", "-c", "head -c %d /dev/zero | tr '\\0' a; "
+                                           "echo end >&2" % big], timeout=30)
+        check("exec: ExecSync returns 3 MiB of stdout intact",
+              rc == 0 and len(out) == big and out.strip("a") == "" and err == "end\n",
+              (rc, len(out), err))
+        msg = base.rpc_error(cri.exec_sync, cid, ["/no/such/binary"])
+        check("exec: ExecSync of a missing binary fails naming it",
+              msg is not None and "/no/such/binary" in msg, msg)
         url = cri.exec_url(cid, ["sh", "-c", "echo hi; echo oops >&2; exit 3"])
         m = re.match(r"http://127\.0\.0\.1:(\d+)/exec/", url)
         check("exec: CRI Exec returns a URL on the streaming server with a real port",
@@ -413,6 +440,11 @@ def scenario_exec_stream():
         check("exec: websocket channel.k8s.io (v1) -> stdout and an exit code error",
               r["protocol"] == "channel.k8s.io" and r["stdout"] == b"hi\n" and
               b"exit code 3" in r["error"], r)
+        r = exec_stream(cri.exec_url(cid, ["sh", "-c", "head -c %d /dev/zero | tr '\\0' b"
+                                           % big]))
+        check("exec: websocket streams 3 MiB of stdout intact",
+              len(r["stdout"]) == big and r["stdout"].strip(b"b") == b"" and r["exit_code"] == 0,
+              (len(r["stdout"]), r["status"]))
         script = ('i=0; while [ $i -lt 50 ]; do s=$(stty size); [ "$s" = "37 101" ] && break; '
                   'sleep 0.1; i=$((i+1)); done; echo "size $s"; tty; exit 2')
         r = exec_stream(cri.exec_url(cid, ["sh", "-c", script], tty=True, stdin=True),

@@ -81,3 +81,84 @@ imageless_config() {
 EOF
   mv "$file.tmp" "$file"
 }
+
+# imageless_fixture_more DIR SKIFF: after imageless_fixture, adds (into DIR's cache and hub):
+#   acme/dyn@1      shell + hello-dyn: a C hello whose ELF interpreter and RUNPATH point into a
+#                   glibc store path copied from the host (declared as its reference)
+#   acme/base@1     shell + pick-base-a (priority 2, bin/pick-a) + pick-base-b (priority 8,
+#                   bin/pick-b), printing "base"
+#   acme/app@3      pick-app-a (priority 6, bin/pick-a) + pick-app-b (priority 4, bin/pick-b),
+#                   printing "app"
+#   acme/hook@1     shell, with an on_activate hook writing /tmp/hook.out
+#   acme/offline@1  shell + hello1, never fetched by the tests while the hub is up
+#   acme/badsig@1   shell, its 1.json changed after signing
+#   acme/nosys@1    shell, published for another system only
+#   acme/lost@1     shell + a path whose NAR is only in DIR/lostcache (never a substituter)
+#   acme/many@1     shell + two paths whose NARs are only in DIR/manycache
+# Writes DIR/more (NAME=STORE_PATH lines: glibc hellodyn basea baseb appa appb lost manya manyb).
+imageless_fixture_more() {
+  local dir=$1 skiff=$2 gen=${E2E_DIR:-$(dirname "${BASH_SOURCE[0]}")/..}/lib/mkgen.py
+  local py=${PYTHON:-/usr/bin/python3}
+  (
+    set -e
+    cd "$dir"
+    shell=$(sed -n 1p paths)
+    hello1=$(sed -n 2p paths)
+    add() { "$skiff" cache add "$1" --to "file://$dir/${2:-cache}" --key sk; }
+    mk() { "$py" "$gen" --hub "$dir/hub" --cache "$dir/cache" --key sk --live "$@" >/dev/null; }
+    rm -rf more lostcache manycache src/glibc-x src/hello-dyn src/pick-* src/lost src/many-*
+    mkdir -p src/glibc-x/lib src/hello-dyn/bin
+    ldso=$(gcc -print-file-name=ld-linux-x86-64.so.2)
+    [[ -e $ldso ]] || ldso=/lib64/ld-linux-x86-64.so.2
+    cp -L "$ldso" src/glibc-x/lib/ld-linux-x86-64.so.2
+    libc=$(gcc -print-file-name=libc.so.6)
+    [[ -e $libc ]] || libc=/lib/x86_64-linux-gnu/libc.so.6
+    cp -L "$libc" src/glibc-x/lib/libc.so.6
+    glibc=$(add src/glibc-x)
+    cat >src/hello.c <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+int main(void)
+{
+        const char *g = getenv("GREETING");
+        printf("hello from generation 1 (%s, dynamic)\n", g ? g : "");
+        return 0;
+}
+C
+    gcc -O2 -o src/hello-dyn/bin/hello-dyn src/hello.c \
+      "-Wl,--dynamic-linker=$glibc/lib/ld-linux-x86-64.so.2" "-Wl,-rpath,$glibc/lib" \
+      -Wl,--enable-new-dtags
+    hellodyn=$(add src/hello-dyn)
+    mk --env acme/dyn --gen 1 --pkg "shell=$shell" --pkg "hello=$hellodyn" \
+      --ref "$hellodyn=$glibc" --var GREETING=gen1
+
+    for p in base-a base-b app-a app-b; do
+      mkdir -p "src/pick-$p/bin"
+      printf '#!/bin/sh\necho %s\n' "${p%-*}" >"src/pick-$p/bin/pick-${p#*-}"
+      chmod 755 "src/pick-$p/bin/pick-${p#*-}"
+    done
+    basea=$(add src/pick-base-a) baseb=$(add src/pick-base-b)
+    appa=$(add src/pick-app-a) appb=$(add src/pick-app-b)
+    mk --env acme/base --gen 1 --pkg "shell=$shell" --pkg "pick-a=$basea:2" \
+      --pkg "pick-b=$baseb:8"
+    mk --env acme/app --gen 3 --pkg "pick-a=$appa:6" --pkg "pick-b=$appb:4"
+
+    mk --env acme/hook --gen 1 --pkg "shell=$shell" --hook 'echo "hook ran as $$" >/tmp/hook.out'
+    mk --env acme/offline --gen 1 --pkg "shell=$shell" --pkg "hello=$hello1"
+    mk --env acme/badsig --gen 1 --pkg "shell=$shell"
+    sed -i 's/"generation": 1/"generation":  1/' hub/skiff/v1/acme/badsig/1.json
+    mk --env acme/nosys --gen 1 --pkg "shell=$shell" --system riscv64-linux
+
+    mkdir -p src/lost/share src/many-a/share src/many-b/share
+    head -c 65536 /dev/urandom >src/lost/share/blob
+    head -c 262144 /dev/urandom >src/many-a/share/blob-a
+    head -c 262144 /dev/urandom >src/many-b/share/blob-b
+    lost=$(add src/lost lostcache)
+    manya=$(add src/many-a manycache) manyb=$(add src/many-b manycache)
+    mk --cache "$dir/lostcache" --env acme/lost --gen 1 --pkg "shell=$shell" --pkg "lost=$lost"
+    mk --cache "$dir/manycache" --env acme/many --gen 1 --pkg "shell=$shell" \
+      --pkg "many-a=$manya" --pkg "many-b=$manyb"
+    printf '%s\n' "glibc=$glibc" "hellodyn=$hellodyn" "basea=$basea" "baseb=$baseb" \
+      "appa=$appa" "appb=$appb" "lost=$lost" "manya=$manya" "manyb=$manyb" >"$dir/more"
+  )
+}

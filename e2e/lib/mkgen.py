@@ -9,6 +9,7 @@ request.
 usage: mkgen.py --hub DIR --cache DIR [--cache DIR]... --key SECRET_KEY_FILE --env owner/name --gen N
                 [--pkg NAME=STORE_PATH[:PRIORITY]]... [--var K=V]... [--hook SCRIPT]
                 [--live] [--no-closure] [--description TEXT] [--require NAME=CONSTRAINT]...
+                [--ref STORE_PATH=REFERENCED_STORE_PATH]... [--system SYSTEM]
 """
 import argparse
 import base64
@@ -34,8 +35,9 @@ def read_narinfo(caches, base):
     return info
 
 
-def closure(cache, store_dir, roots):
+def closure(cache, store_dir, roots, extra_refs=None):
     seen, todo, out = set(), list(roots), []
+    extra_refs = extra_refs or {}
     while todo:
         p = todo.pop()
         base = os.path.basename(p)
@@ -44,6 +46,7 @@ def closure(cache, store_dir, roots):
         seen.add(base)
         ni = read_narinfo(cache, base)
         refs = [store_dir + "/" + r for r in ni.get("References", "").split() if r]
+        refs += [r for r in extra_refs.get(store_dir + "/" + base, []) if r not in refs]
         out.append({
             "path": store_dir + "/" + base,
             "narHash": ni["NarHash"],
@@ -69,6 +72,8 @@ def main():
     ap.add_argument("--var", action="append", default=[])
     ap.add_argument("--require", action="append", default=[])
     ap.add_argument("--hook")
+    ap.add_argument("--ref", action="append", default=[],
+                    help="PATH=REF: PATH references REF (`skiff cache add` records none)")
     ap.add_argument("--live", action="store_true")
     ap.add_argument("--no-closure", action="store_true")
     ap.add_argument("--description", default="")
@@ -84,7 +89,11 @@ def main():
         pkgs.append({"name": name, "path": path, "priority": int(prio or 5)})
     system = {"store_dir": a.store_dir, "packages": pkgs}
     if not a.no_closure:
-        system["closure"] = closure(a.cache, a.store_dir, [p["path"] for p in pkgs])
+        extra = {}
+        for r in a.ref:
+            path, _, ref = r.partition("=")
+            extra.setdefault(path, []).append(ref)
+        system["closure"] = closure(a.cache, a.store_dir, [p["path"] for p in pkgs], extra)
     doc = {
         "schema": "skiff.dev/generation/v1",
         "environment": a.env,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Imageless pods (issue 5): a pod annotated skiff.dev/environment on the empty stub image runs
-# in its environment; rollout/rollback with the hub down; tampered NAR; realize-timeout.
+# in its environment; rollout/rollback with the hub down; tampered NAR; realize-timeout; a dynamic
+# hello through its store glibc; layers; hook/PID 1/SIGTERM; bad inputs; 20 concurrent pods.
 # Fixture: lib/imageless.sh (offline); scenarios: cri/test_imageless.py.
 set -euo pipefail
 source "$E2E_DIR/lib/common.sh"
@@ -16,6 +17,7 @@ SKIFF_BIN=${SKIFF_BIN:-$(dirname "$SKIFF_SHIM")/skiff}
 FIX=$E2E_TMP/imageless
 rc=0
 imageless_fixture "$FIX" "$SKIFF_BIN" || die "building the imageless fixture failed"
+imageless_fixture_more "$FIX" "$SKIFF_BIN" || die "building the imageless fixture failed"
 SOCK=$SOCK FIX=$FIX SKIFF_BIN=$SKIFF_BIN \
   SKIFF_NODE_CONFIG=${SKIFF_NODE_CONFIG:-$CTRD_DIR/skiff-config.json} \
   EMPTY_IMAGE=$EMPTY_IMAGE BUSYBOX_IMAGE=$BUSYBOX_IMAGE \

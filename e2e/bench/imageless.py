@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""Imageless pod benchmarks (issue 5), run by e2e/bench/imageless.sh. Prints markdown tables.
+
+Phases (argv, default all, in this order because `cold` wipes the node store):
+  warm      pod up (RunPodSandbox + CreateContainer + StartContainer, host network) of an
+            imageless pod (stub image, environment already realized) vs runc and crun with the
+            busybox image; interleaved round-robin, N rounds.
+  rollback  pod at @1 after a pod at @2 with the hub server stopped vs the same pod with the hub
+            up (warm start); interleaved, N rounds.
+  delta     bytes and requests at the server when gen 2 of a 10-package environment (one package
+            changed) is realized after gen 1.
+  cold      cold start of a ~500 MiB environment from a zstd cache on 127.0.0.1 (node store wiped
+            before every run) vs CRI PullImage + pod up of an equivalent image from a local
+            docker-registry (image removed from every containerd namespace before every pull);
+            interleaved, COLD_N rounds.
+
+Environment: SOCK, FIX (fixture dir: hub/, cache/, sk, paths, ten.json), SKIFF_NODE_CONFIG,
+FIX_PK, EMPTY_IMAGE, BUSYBOX_IMAGE, BIG_IMAGE (registry reference), CTR, N (default 20),
+COLD_N (default 5).
+"""
+import functools
+import http.server
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cri"))
+from cri import Cri  # noqa: E402
+
+SOCK = os.environ["SOCK"]
+FIX = os.environ["FIX"]
+NODE_CONFIG = os.environ["SKIFF_NODE_CONFIG"]
+EMPTY = os.environ.get("EMPTY_IMAGE", "skiff.dev/empty:1")
+BUSYBOX = os.environ.get("BUSYBOX_IMAGE", "docker.io/library/busybox:e2e")
+BIG_IMAGE = os.environ.get("BIG_IMAGE", "")
+CTR = os.environ.get("CTR", "/usr/bin/ctr")
+N = int(os.environ.get("N", "20"))
+COLD_N = int(os.environ.get("COLD_N", "5"))
+STORE_ROOT = os.path.join(FIX, "node")
+CMD = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+
+
+class Server:
+    """Static file server on 127.0.0.1 (fixed port across restarts) counting GETs and bytes."""
+
+    def __init__(self, root):
+        self.root = root
+        self.port = 0
+        self.httpd = None
+        self.reset()
+        self.start()
+
+    def reset(self):
+        self.requests = []  # (path, bytes)
+
+    def start(self):
+        outer = self
+
+        class H(http.server.SimpleHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                path = self.translate_path(self.path)
+                size = os.path.getsize(path) if os.path.isfile(path) else 0
+                outer.requests.append((self.path, size))
+                super().do_GET()
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", self.port), functools.partial(H, directory=self.root))
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def write_config(hub, subs):
+    cfg = {
+        "store_root": STORE_ROOT,
+        "hub": hub,
+        "substituters": subs,
+        "trusted_public_keys": [os.environ["FIX_PK"]],
+        "realize_timeout": 120,
+        "keep_generations": 3,
+        "connect_timeout": 2,
+        "retries": 0,
+    }
+    os.makedirs(os.path.dirname(NODE_CONFIG), exist_ok=True)
+    with open(NODE_CONFIG + ".tmp", "w") as f:
+        json.dump(cfg, f)
+    os.rename(NODE_CONFIG + ".tmp", NODE_CONFIG)
+
+
+def pod_up(cri, image, env=None):
+    ann = {"skiff.dev/environment": env} if env else None
+    t0 = time.perf_counter()
+    pid, cfg = cri.run_pod("bench", host_network=True, annotations=ann)
+    cid = cri.create_container(pid, cfg, "c", image, CMD)
+    cri.start(cid)
+    return pid, cid, (time.perf_counter() - t0) * 1000
+
+
+def teardown(cri, pid, cid):
+    cri.stop(cid, 0)
+    cri.remove(cid)
+    cri.stop_pod(pid)
+    cri.remove_pod(pid)
+
+
+def once(cri, image, env=None):
+    p, c, ms = pod_up(cri, image, env)
+    teardown(cri, p, c)
+    return ms
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def row(*cells):
+    print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
+
+
+def phase_warm(srv):
+    write_config(srv.url + "/hub", [srv.url + "/cache"])
+    cl = {h: Cri(SOCK, handler=h) for h in ("skiff", "runc", "crun")}
+    kinds = [("skiff (imageless, acme/hello@1, stub image)", "skiff", EMPTY, "acme/hello@1"),
+             ("runc (busybox image)", "runc", BUSYBOX, None),
+             ("crun (busybox image)", "crun", BUSYBOX, None)]
+    for _, h, img, env in kinds:  # warm up: realizes the environment once
+        once(cl[h], img, env)
+    res = {k[0]: [] for k in kinds}
+    for _ in range(N):
+        for name, h, img, env in kinds:
+            res[name].append(once(cl[h], img, env))
+    print("\n#### 1. Warm pod up (host network)\n")
+    row("pod", "pod up median (ms)", "min", "max", "n")
+    print("|---|---|---|---|---|")
+    for name, _, _, _ in kinds:
+        xs = res[name]
+        row(name, "%.1f" % med(xs), "%.1f" % min(xs), "%.1f" % max(xs), len(xs))
+    s, r, c = (med(res[k[0]]) for k in kinds)
+    print("\nskiff / runc = %.2f (target <= 0.5); skiff / crun = %.2f" % (s / r, s / c))
+    return s
+
+
+def phase_rollback(srv):
+    write_config(srv.url + "/hub", [srv.url + "/cache"])
+    cri = Cri(SOCK, handler="skiff")
+    once(cri, EMPTY, "acme/hello@1")
+    once(cri, EMPTY, "acme/hello@2")
+    warm, down, reqs = [], [], 0
+    for _ in range(N):
+        once(cri, EMPTY, "acme/hello@2")      # the rollout
+        srv.stop()                            # the hub goes away
+        down.append(once(cri, EMPTY, "acme/hello@1"))
+        srv.start()
+        before = len(srv.requests)
+        warm.append(once(cri, EMPTY, "acme/hello@1"))
+        reqs += len(srv.requests) - before
+    print("\n#### 4. Rollback with the hub down vs warm start (host network)\n")
+    row("pod", "pod up median (ms)", "min", "max", "n")
+    print("|---|---|---|---|---|")
+    row("acme/hello@1 after @2, hub server stopped", "%.1f" % med(down), "%.1f" % min(down),
+        "%.1f" % max(down), len(down))
+    row("acme/hello@1 warm, hub up", "%.1f" % med(warm), "%.1f" % min(warm),
+        "%.1f" % max(warm), len(warm))
+    print("\nhub down / warm = %.2f (target: equal); requests to the server during the %d warm "
+          "@1 pods: %d" % (med(down) / med(warm), N, reqs))
+
+
+def phase_delta(srv):
+    write_config(srv.url + "/hub", [srv.url + "/cache"])
+    ten = json.load(open(os.path.join(FIX, "ten.json")))
+    cri = Cri(SOCK, handler="skiff")
+    srv.reset()
+    once(cri, EMPTY, "acme/ten@1")
+    g1 = list(srv.requests)
+    srv.reset()
+    once(cri, EMPTY, "acme/ten@2")
+    g2 = list(srv.requests)
+    changed = ten["changed_nar"]  # cache-relative NAR URL of the changed package in gen 2
+    print("\n#### 3. Bytes fetched when one package of a 10-package environment changes\n")
+    row("realize", "requests", "NAR requests", "bytes fetched", "NAR bytes")
+    print("|---|---|---|---|---|")
+    for name, rq in (("acme/ten@1 (fresh node)", g1), ("acme/ten@2 after @1", g2)):
+        nars = [r for r in rq if "/nar/" in r[0]]
+        row(name, len(rq), len(nars), sum(b for _, b in rq), sum(b for _, b in nars))
+    print("\ngen 2 requests: " + ", ".join("`%s` (%d B)" % r for r in g2))
+    nars2 = sorted(p for p, _ in g2 if "/nar/" in p)
+    ok = nars2 == ["/cache/" + changed]
+    print("\nchanged package NAR: `%s` (%d B); gen 2 fetched only that NAR: %s" % (
+        changed, os.path.getsize(os.path.join(FIX, "cache", changed)), "yes" if ok else "NO"))
+
+
+def wipe_store():
+    if os.path.isdir(STORE_ROOT):
+        subprocess.run(["chmod", "-R", "u+w", STORE_ROOT], check=False)
+        shutil.rmtree(STORE_ROOT)
+
+
+def ctr(ns, *args):
+    return subprocess.run([CTR, "-a", SOCK, "-n", ns] + list(args), capture_output=True,
+                          text=True)
+
+
+def _ld(field, data):
+    """A length-delimited protobuf field."""
+    n, out = len(data), bytearray([field << 3 | 2])
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out) + data
+
+
+def image_call(cri, method, ref, timeout=300):
+    """CRI ImageService PullImage / RemoveImage (request: field 1 = ImageSpec{1: image}),
+    encoded here because e2e/cri/cri.proto carries only ListImages."""
+    fn = cri.channel.unary_unary("/runtime.v1.ImageService/" + method,
+                                 request_serializer=None, response_deserializer=None)
+    return fn(_ld(1, _ld(1, ref.encode())), timeout=timeout)
+
+
+def remove_image_everywhere(cri, ref):
+    try:
+        image_call(cri, "RemoveImage", ref)
+    except Exception:  # noqa: BLE001 - not present
+        pass
+    for ns in ctr("default", "namespaces", "ls", "-q").stdout.split():
+        names = ctr(ns, "images", "ls", "-q").stdout.split()
+        gone = [n for n in names if n.startswith(ref.split(":")[0])]
+        if gone:
+            ctr(ns, "images", "rm", "--sync", *gone)
+
+
+def layer_digests():
+    out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "docker://" + BIG_IMAGE],
+                         capture_output=True, text=True, check=True).stdout
+    return [d.split(":")[1] for d in json.loads(out)["Layers"]]
+
+
+def content_left(digests):
+    left = 0
+    for ns in ctr("default", "namespaces", "ls", "-q").stdout.split():
+        have = ctr(ns, "content", "ls", "-q").stdout
+        left += sum(1 for d in digests if d in have)
+    return left
+
+
+def phase_cold(srv):
+    write_config(srv.url + "/hub", [srv.url + "/cache"])
+    sk = Cri(SOCK, handler="skiff", timeout=300)
+    rc = Cri(SOCK, handler="runc", timeout=300)
+    digests = layer_digests()
+    env_ms, img_ms, pull_ms, env_bytes, leftovers = [], [], [], [], 0
+    for _ in range(COLD_N):
+        wipe_store()
+        srv.reset()
+        env_ms.append(once(sk, EMPTY, "acme/big@1"))
+        env_bytes.append(sum(b for _, b in srv.requests))
+        remove_image_everywhere(rc, BIG_IMAGE)
+        leftovers += content_left(digests)
+        t0 = time.perf_counter()
+        image_call(rc, "PullImage", BIG_IMAGE)
+        t1 = time.perf_counter()
+        ms = once(rc, BIG_IMAGE)
+        pull_ms.append((t1 - t0) * 1000)
+        img_ms.append((t1 - t0) * 1000 + ms)
+    remove_image_everywhere(rc, BIG_IMAGE)
+    wipe_store()
+    print("\n#### 2. Cold start: ~500 MiB environment vs ~500 MiB image (host network)\n")
+    row("path", "cold start median (ms)", "min", "max", "n")
+    print("|---|---|---|---|---|")
+    row("skiff: pod up of acme/big@1, store wiped (realize from zstd cache on 127.0.0.1)",
+        "%.0f" % med(env_ms), "%.0f" % min(env_ms), "%.0f" % max(env_ms), len(env_ms))
+    row("runc: CRI PullImage (registry on 127.0.0.1:5000) + pod up", "%.0f" % med(img_ms),
+        "%.0f" % min(img_ms), "%.0f" % max(img_ms), len(img_ms))
+    row("(of which PullImage)", "%.0f" % med(pull_ms), "%.0f" % min(pull_ms),
+        "%.0f" % max(pull_ms), len(pull_ms))
+    print("\nskiff / image = %.2f (target <= 0.35); bytes served per skiff cold start: %.1f MiB; "
+          "image layer blobs found in any namespace before a pull: %d" % (
+              med(env_ms) / med(img_ms), med(env_bytes) / 1048576, leftovers))
+
+
+def main():
+    phases = sys.argv[1:] or ["warm", "rollback", "delta", "cold"]
+    srv = Server(FIX)
+    for ph in phases:
+        globals()["phase_" + ph](srv)
+    srv.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# After `skiff node install`, a real containerd 1.6 started on the installed config runs an
+# imageless pod with handler `skiff` through CRI:
+#   1. per config variant (Debian's default config; a config that already imports NVIDIA's
+#      drop-in): install into a temp host root, start containerd on ROOT/etc/containerd/config.toml,
+#      CRI Status lists `skiff`, an imageless pod prints acme/hello@1's text;
+#   2. the DaemonSet flow without a cluster: the node image (manifests/image/build.sh) imported
+#      into k8s.io, the init container of manifests/40-daemonset.yaml run through CRI with the runc
+#      handler (privileged, hostPID, its hostPath mounts mapped into the temp host root, its
+#      command), containerd restarted by this script (the command's --restart=systemd becomes
+#      --restart=none: no systemd here), then an imageless pod served by the shim the installer
+#      copied.
+# The "host" is simulated in a private mount and PID namespace (unshare): the temp root's
+# usr/local, etc/skiff, var/lib/skiff and run/containerd are bind-mounted over the real paths
+# there, so the drop-in's absolute shim path, the shim's default /etc/skiff/config.json, the
+# default CRI socket and hostPID's "PID 1 mount namespace" (where the installer runs `ctr`) all
+# resolve into the temp root; nothing outside the temp directory is touched (empty mount points
+# /etc/skiff and /var/lib/skiff are created when missing and removed afterwards). Pods use the host
+# network (no CNI config). usage: e2e/node/test_pods.sh   env: SKIFF (default build/bin/skiff),
+# KEEP_TMP=1
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/common.sh
+source "$here/../lib/common.sh"
+SKIFF=${SKIFF:-$E2E_REPO/build/bin/skiff}
+SKIFF=$(realpath "$SKIFF")
+PY=/usr/bin/python3
+[[ $(id -u) == 0 ]] || die "needs root"
+
+if [[ -z ${SKIFF_PODS_NS:-} ]]; then
+  made=()
+  for d in /etc/skiff /var/lib/skiff; do
+    [[ -d $d ]] || { mkdir -p "$d" && made+=("$d"); }
+  done
+  rc=0
+  SKIFF_PODS_NS=1 SKIFF=$SKIFF unshare --mount --pid --fork --mount-proc --propagation private \
+    "$0" "$@" || rc=$?
+  for d in "${made[@]}"; do rmdir "$d" 2>/dev/null; done
+  exit "$rc"
+fi
+
+bindir=$(dirname "$SKIFF")
+[[ -x $bindir/containerd-shim-skiff-v2 ]] || die "no shim next to $SKIFF"
+tmp=$(mktemp -d /tmp/skp.XXXXXX)
+export E2E_RESULTS=${E2E_RESULTS:-$tmp/results}
+[[ -f $E2E_RESULTS ]] || : >"$E2E_RESULTS"
+export E2E_BUILD=${E2E_BUILD:-$E2E_REPO/build-e2e}
+SOCK=/run/containerd/containerd.sock
+ctrd_pid=
+mounted=()
+stop_containerd() {
+  [[ -n $ctrd_pid ]] || return 0
+  kill "$ctrd_pid" 2>/dev/null
+  wait "$ctrd_pid" 2>/dev/null
+  ctrd_pid=
+}
+kill_shims() { # shims outlive containerd; this PID namespace only holds ours
+  local p
+  for p in $(pgrep -f 'containerd-shim-'); do kill -KILL "$p" 2>/dev/null; done
+}
+unmount_host() {
+  local m
+  for ((m = ${#mounted[@]} - 1; m >= 0; m--)); do umount -l "${mounted[m]}" 2>/dev/null; done
+  mounted=()
+}
+cleanup() {
+  stop_containerd
+  kill_shims
+  unmount_host
+  umount_under "$tmp"
+  [[ ${KEEP_TMP:-0} == 1 ]] && diag "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# ---- shared inputs: images, the imageless fixture, the node image ----------------------------
+source "$E2E_DIR/lib/containerd.sh"
+source "$E2E_DIR/lib/images.sh"
+source "$E2E_DIR/lib/imageless.sh"
+images_build
+imageless_fixture "$tmp/fix" "$SKIFF" >/dev/null 2>&1 || die "building the imageless fixture failed"
+"$E2E_REPO/manifests/image/build.sh" --build-dir "$(dirname "$bindir")" --out "$tmp/image" \
+  >"$tmp/image.log" 2>&1 || die "manifests/image/build.sh failed: $(cat "$tmp/image.log")"
+node_ref=$(sed -n 's/^node image  //p' "$tmp/image.log")
+
+# host_mount ROOT: make ROOT the host for containerd, its shims and hostPID's PID 1.
+host_mount() {
+  local root=$1 p
+  for p in usr/local etc/skiff var/lib/skiff run/containerd; do
+    mkdir -p "$root/$p"
+    mount --bind "$root/$p" "/$p" || return 1
+    mounted+=("/$p")
+  done
+}
+
+# start_containerd ROOT: containerd on the host's config, its root under $tmp (state and socket
+# are the defaults, /run/containerd, i.e. ROOT/run/containerd).
+start_containerd() {
+  local root=$1
+  containerd --config "$root/etc/containerd/config.toml" --root "$(dirname "$root")/ctrd-root" \
+    >>"$root.containerd.log" 2>&1 &
+  ctrd_pid=$!
+  retry_until 30 ctr --connect-timeout 1s -a "$SOCK" version &&
+    retry_until 30 grep -q "Start streaming server" "$root.containerd.log"
+}
+
+# import_images: pause as the config's sandbox_image (the sandbox needs one; no registry here).
+import_images() { # import_images ROOT TARBALL...
+  local root=$1 sandbox t
+  sandbox=$(containerd --config "$root/etc/containerd/config.toml" config dump 2>/dev/null |
+    sed -n 's/^ *sandbox_image = "\(.*\)"/\1/p')
+  for t in "${@:2}"; do
+    ctr -a "$SOCK" -n k8s.io images import --snapshotter overlayfs "$t" >/dev/null || return 1
+  done
+  ctr -a "$SOCK" -n k8s.io images tag --force "$PAUSE_IMAGE" "$sandbox" >/dev/null
+}
+
+node_config() { # node_config FILE: the fixture's hub and cache, a store in $tmp
+  imageless_config "$1" "$tmp/store-$RANDOM" "file://$tmp/fix/hub" "file://$tmp/fix/cache"
+}
+
+cri_status() {
+  "$PY" -c 'import sys; sys.path.insert(0, sys.argv[2]); from cri import Cri, pb
+import json; c = Cri(sys.argv[1]); r = c.call("Status", pb.StatusRequest(verbose=True))
+print(" ".join(sorted(json.loads(r.info["config"])["containerd"]["runtimes"])))' "$SOCK" "$E2E_DIR/cri"
+}
+
+# ---- 1. install, then containerd on the installed config runs an imageless pod ----------------
+variant() {
+  local name=$1 fixture=$2 root=$tmp/$1/host out rc=0
+  mkdir -p "$root/etc"
+  cp -r "$fixture" "$root/etc/containerd"
+  node_config "$tmp/$name/config.json"
+  out=$("$SKIFF" node install --host-root "$root" --restart none --no-label --no-image \
+    --source-dir "$bindir" --config-json "$tmp/$name/config.json" 2>&1) || rc=$?
+  ((rc == 0)) && ok "$name: install into the temp root" || { not_ok "$name: install" "$out"; return; }
+  host_mount "$root" || { not_ok "$name: bind mounts" ; unmount_host; return; }
+  if ! start_containerd "$root"; then
+    not_ok "$name: containerd starts on the installed config" "$(tail -20 "$root.containerd.log")"
+  else
+    ok "$name: containerd starts on the installed config"
+    out=$(cri_status 2>&1)
+    assert_contains "$name: CRI Status lists the skiff handler" " $out " " skiff "
+    import_images "$root" "$PAUSE_TAR" "$EMPTY_TAR" || not_ok "$name: images imported"
+    out=$("$PY" "$here/pods.py" imageless "$SOCK" /usr/local/bin/containerd-shim-skiff-v2 2>&1)
+    rc=$?
+    assert_eq "$name: imageless pod with handler skiff runs acme/hello@1" 0 "$rc"
+    ((rc == 0)) || diag "$out"$'\n'"$(tail -20 "$root.containerd.log")"
+  fi
+  stop_containerd
+  kill_shims
+  unmount_host
+}
+variant debian "$here/fixtures/debian"
+variant imports "$here/fixtures/nvidia"
+
+# ---- 2. the DaemonSet flow ------------------------------------------------------------------------
+root=$tmp/ds/host
+mkdir -p "$root/etc/containerd" "$tmp/ds/config"
+# Debian's config plus restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so runc cannot
+# give the sandbox its negative oom_score_adj (the skiff shim tolerates that; runc does not).
+sed '/^  \[plugins."io.containerd.grpc.v1.cri"\]$/a\    restrict_oom_score_adj = true' \
+  "$here/fixtures/debian/config.toml" >"$root/etc/containerd/config.toml"
+node_config "$tmp/ds/config/config.json"
+: >"$tmp/ds/config/prefetch.txt"
+host_mount "$root" || die "bind mounts"
+if ! start_containerd "$root"; then
+  not_ok "daemonset: containerd starts on Debian's config" "$(tail -20 "$root.containerd.log")"
+else
+  ok "daemonset: containerd starts on Debian's config (no skiff handler yet)"
+  import_images "$root" "$PAUSE_TAR" || not_ok "daemonset: pause image imported"
+  ds_image=$(sed -n 's/^ *image: \(.*skiff-node.*\)/\1/p' "$E2E_REPO/manifests/40-daemonset.yaml" | head -n1)
+  assert_eq "daemonset: build.sh names the image the DaemonSet uses" "$ds_image" "$node_ref"
+  out=$(ctr -a "$SOCK" -n k8s.io images import --snapshotter overlayfs "$tmp/image/skiff-node.tar" 2>&1)
+  check "daemonset: node image imported into k8s.io" ctr -a "$SOCK" -n k8s.io images check "name==$ds_image"
+  # The install container waits for CRI to serve `skiff` (120 s): restart containerd, as
+  # `--restart systemd` would, once the drop-in appears.
+  (
+    retry_until 120 test -s "$root/etc/containerd/conf.d/skiff.toml" || exit 1
+    sleep 0.5
+    echo restart >"$tmp/ds/restart-requested"
+  ) &
+  watcher=$!
+  t0=$(now_ms)
+  "$PY" "$here/pods.py" install "$SOCK" "$root" "$ds_image" "$tmp/ds/config" \
+    "$E2E_REPO/manifests/40-daemonset.yaml" >"$tmp/ds/install.log" 2>&1 &
+  inst=$!
+  wait "$watcher"
+  if [[ -f $tmp/ds/restart-requested ]]; then
+    stop_containerd # the install pod's runc shim keeps running, as under systemd's KillMode=process
+    start_containerd "$root" || not_ok "daemonset: containerd restarts"
+  fi
+  rc=0
+  wait "$inst" || rc=$?
+  diag "install container took $(($(now_ms) - t0)) ms"
+  out=$(cat "$tmp/ds/install.log")
+  assert_eq "daemonset: install container exits 0" 0 "$rc"
+  ((rc == 0)) || diag "$out"
+  assert_contains "daemonset: install waited until CRI served the skiff handler" "$out" 'serves runtime handler `skiff`'
+  assert_contains "daemonset: the stub image was imported (host ctr via hostPID)" \
+    "$(ctr -a "$SOCK" -n k8s.io images ls -q)" "skiff.dev/empty:1"
+  check "daemonset: node config installed into the host" cmp "$tmp/ds/config/config.json" "$root/etc/skiff/config.json"
+  check "daemonset: the installed shim is the node image's" cmp "$bindir/containerd-shim-skiff-v2" "$root/usr/local/bin/containerd-shim-skiff-v2"
+  out=$("$PY" "$here/pods.py" imageless "$SOCK" /usr/local/bin/containerd-shim-skiff-v2 2>&1)
+  rc=$?
+  assert_eq "daemonset: imageless pod runs with the shim the installer copied" 0 "$rc"
+  ((rc == 0)) || diag "$out"$'\n'"$(tail -20 "$root.containerd.log")"
+fi
+
+echo "1..$(wc -l <"$E2E_RESULTS")"
+((E2E_FAILURES == 0))
