@@ -240,7 +240,7 @@ def remove_image_everywhere(cri, ref):
         pass
     for ns in ctr("default", "namespaces", "ls", "-q").stdout.split():
         names = ctr(ns, "images", "ls", "-q").stdout.split()
-        gone = [n for n in names if n.startswith(ref.split(":")[0])]
+        gone = [n for n in names if n.startswith(ref.rsplit(":", 1)[0])]
         if gone:
             ctr(ns, "images", "rm", "--sync", *gone)
 

@@ -374,7 +374,7 @@ def scenario_hook(hub):
         os.unlink(os.path.join(outdir, f))
     pod = Pod("imageless-hook", {"skiff.dev/environment": "acme/hook@1"})
     try:
-        script = ('echo "$$" >/out/pid; tr "\\0" " " </proc/1/cmdline >/out/cmdline; '
+        script = ('tr "\\0" " " </proc/1/cmdline >/out/cmdline; echo "$$" >/out/pid; '
                   'trap "echo term >/out/term; exit 0" TERM; '
                   'while :; do sleep 0.1; done')
         cid = cri.create_container(pod.id, pod.cfg, "app", EMPTY, ["sh", "-c", script],

@@ -8,8 +8,10 @@
   `include "x"` names a `define`d template, every `.Values.a.b` reference exists in values.yaml;
   each template still parses as YAML after its template actions are stubbed out.
 - manifests/ (and manifests/examples/): every document parses; every manifest object (kind,
-  name) has a chart template producing the same kind, with the same name when the template's
-  name is literal.
+  name) has a chart template producing the same kind and name (the template's name expression
+  resolved against values.yaml, a `<release>-` prefix optional); every example workload uses the
+  chart's RuntimeClass. No Helm binary here, so the chart is not rendered: the checks are
+  structural.
 Exit status 0 when everything holds; each problem is printed on its own line.
 """
 import os
@@ -155,6 +157,7 @@ for name, text in templates.items():
 
 # ---- manifests -----------------------------------------------------------------------------
 objects = []
+examples = []
 for sub in ("", "examples"):
     d = os.path.join(MANIFESTS, sub)
     for f in sorted(os.listdir(d)):
@@ -171,17 +174,65 @@ for sub in ("", "examples"):
                 continue
             if sub == "":
                 objects.append((f, x["kind"], x["metadata"]["name"]))
+            else:
+                examples.append((f, x))
+
+
+def name_pattern(expr):
+    """A regex for the names a template's `metadata.name` can render to: literal text as is;
+    `.Release.Namespace` any name; `printf "%s-x" .Release.Name` an optional `<release>-` prefix
+    (cluster-scoped objects carry the release name in the chart, not in the plain manifests);
+    `.Values.a.b` its value from values.yaml."""
+    out = ""
+    for lit, act in re.findall(r"([^{]*)(?:{{-?(.*?)-?}}|$)", expr.strip().strip('"')):
+        out += re.escape(lit)
+        act = (act or "").strip()
+        if not act:
+            continue
+        m = re.fullmatch(r'printf\s+"([^"]*)"\s+\.Release\.Name', act)
+        v = re.fullmatch(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)", act)
+        if m:
+            out += "".join("(?:[a-z0-9-]+-)?" if i % 2 else re.escape(part)
+                           for i, part in enumerate(re.split(r"(%s-?)", m.group(1))) if part)
+        elif act == ".Release.Namespace":
+            out += "[a-z0-9-]+"
+        elif v and lookup(values, v.group(1).strip(".").split(".")):
+            d = values
+            for k in v.group(1).strip(".").split("."):
+                d = d[k]
+            out += re.escape(str(d))
+        else:
+            out += ".+"
+    return out
+
+
+# Every template document's (kind, name pattern), from the template text itself.
+chart_objects = []
+for tname, text in templates.items():
+    if not tname.endswith(".yaml"):
+        continue
+    for doc in re.split(r"(?m)^---\s*$", text):
+        k = re.search(r"(?m)^kind:\s*(\S+)", doc)
+        n = re.search(r"(?m)^metadata:\s*\n(?:[ \t]+.*\n)*?  name:\s*(.+)$", doc)
+        if k and n:
+            chart_objects.append((tname, k.group(1), name_pattern(n.group(1))))
 for f, kind, name in objects:
-    counterparts = kinds.get(kind, [])
-    if not counterparts:
+    if not kinds.get(kind):
         problem(f"manifests/{f}: {kind} `{name}` has no counterpart in the chart")
         continue
-    literal = [n for _, n in counterparts if n and "stub" not in n]
-    if literal and name not in literal and not any(n is None or "stub" in n for _, n in counterparts):
-        problem(f"manifests/{f}: {kind} `{name}`: the chart names it {literal}")
+    if not any(k == kind and re.fullmatch(pat, name) for _, k, pat in chart_objects):
+        problem(f"manifests/{f}: {kind} `{name}`: no chart template renders that name "
+                f"({[pat for _, k, pat in chart_objects if k == kind]})")
+# The examples are workloads, not chart objects: they must use the chart's RuntimeClass.
+for f, x in examples:
+    rc = (((x.get("spec") or {}).get("template") or {}).get("spec") or {}).get("runtimeClassName")
+    if rc != values["runtimeClass"]["name"]:
+        problem(f"manifests/examples/{f}: {x['kind']} `{x['metadata']['name']}`: runtimeClassName "
+                f"`{rc}` is not the chart's `{values['runtimeClass']['name']}`")
 
 for p in problems:
     print("chart-lint:", p)
 print(f"chart-lint: {len(templates)} templates, {len(refs)} value references, "
-      f"{len(objects)} manifest objects, {len(problems)} problems")
+      f"{len(objects)} manifest objects ({len(chart_objects)} in the chart), "
+      f"{len(examples)} example objects, {len(problems)} problems")
 sys.exit(1 if problems else 0)
