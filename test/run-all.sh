@@ -3,13 +3,13 @@
 # criterion unit suites, a bounded fuzz pass per target, the clang-format check, and the end-to-end
 # scenarios against a private Debian containerd 1.6.20. Exit status 0 only if everything passed.
 #
-# Environment: JOBS (build parallelism), FUZZ_SECONDS (per fuzz target, default 20),
+# Environment: JOBS (build parallelism), FUZZ_SECONDS (per fuzz target, default 10),
 # SKIP_E2E=1, SKIP_ASAN=1, SKIP_FUZZ=1 (local iteration only; CI runs everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 failures=()
 
 step() { printf '\n==== %s ====\n' "$*"; }
