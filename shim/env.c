@@ -109,6 +109,14 @@ static int load_config(skiff_err_t *err)
         if (env.cfg)
                 return 0;
         int r = skiff_config_load(config_path(), &env.cfg, err);
+        if (r == -ENOENT) {
+                /* A node without its config file still runs plain and GPU containers with the
+                 * defaults; an environment then fails naming what is missing (keys, hub). */
+                log_warn("node config `%s` is missing, using defaults", config_path());
+                skiff_error_free(err);
+                env.cfg = skiff_config_new_default();
+                return 0;
+        }
         if (r < 0)
                 return skiff_error_wrap(err, "skiff: node config");
         return 0;

@@ -14,6 +14,21 @@ struct skiff_oom_watch {
         void *data;
 };
 
+static void check(struct skiff_oom_watch *w)
+{
+        bool killed = false;
+        skiff_err_t err = NULL;
+        int r = skiff_container_oom_check(w->c, &killed, &err);
+        if (r < 0) {
+                log_warn("oom check failed, stopping the watch: error=%s", skiff_error_msg(err));
+                skiff_error_free(&err);
+                (void)uv_poll_stop(&w->poll);
+                return;
+        }
+        if (killed)
+                w->cb(w->data);
+}
+
 static void oom_poll_cb(uv_poll_t *h, int status, int events)
 {
         struct skiff_oom_watch *w = h->data;
@@ -22,17 +37,13 @@ static void oom_poll_cb(uv_poll_t *h, int status, int events)
                 (void)uv_poll_stop(h);
                 return;
         }
-        bool killed = false;
-        skiff_err_t err = NULL;
-        int r = skiff_container_oom_check(w->c, &killed, &err);
-        if (r < 0) {
-                log_warn("oom check failed, stopping the watch: error=%s", skiff_error_msg(err));
-                skiff_error_free(&err);
-                (void)uv_poll_stop(h);
-                return;
-        }
-        if (killed)
-                w->cb(w->data);
+        check(w);
+}
+
+void skiff_oom_watch_check_now(struct skiff_oom_watch *w)
+{
+        if (w && uv_is_active((uv_handle_t *)&w->poll))
+                check(w);
 }
 
 int skiff_oom_watch_start(uv_loop_t *loop, struct skiff_container *c, skiff_oom_cb cb, void *data,

@@ -183,6 +183,7 @@ static void finish_init_exit(struct skiff_task *t)
         if (!t->init_exit_deferred || skiff_task_live_execs(t) > 0)
                 return;
         t->init_exit_deferred = false;
+        skiff_oom_watch_check_now(t->oom);
         process_exited(t, t->init, t->init_exit_status, &t->init_exited_at);
 }
 

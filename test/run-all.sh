@@ -61,6 +61,9 @@ if [[ ${SKIP_E2E:-0} != 1 ]]; then
   step "end to end: node store against nix-bin (no containerd)"
   SKIFF=$ROOT/build/bin/skiff e2e/store/run.sh || failures+=("e2e store")
 
+  step "end to end: node installer, agent, chart lint, DaemonSet flow (e2e/node)"
+  SKIFF=$ROOT/build/bin/skiff e2e/node/run.sh || failures+=("e2e node")
+
   step "end to end (containerd 1.6.20)"
   SKIFF_SHIM=$ROOT/build/bin/containerd-shim-skiff-v2 SKIFF_BIN=$ROOT/build/bin/skiff \
     e2e/run.sh || failures+=("e2e")
