@@ -40,6 +40,10 @@ fi
   exit 1
 }
 
+# Every test talks only to 127.0.0.1 and to namespaces it creates: a proxy from the environment
+# would swallow the loopback requests of skiff's fetcher (libcurl honours these variables).
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 tmp_init
 install_traps
 on_exit ctrd_teardown
