@@ -11,7 +11,7 @@ PKGS=(
   libcriterion-dev
   # end to end
   containerd runc crun containernetworking-plugins nix-bin docker-registry skopeo
-  python3-grpcio python3-grpc-tools python3-yaml busybox-static iproute2 util-linux procps psmisc
+  python3-grpcio python3-grpc-tools python3-yaml python3-cryptography busybox-static iproute2 util-linux procps psmisc
   ca-certificates curl git xz-utils zstd file
 )
 
