@@ -2,18 +2,42 @@
 # Benchmark: realize a ~200 MiB closure from a zstd cache served on 127.0.0.1 with skiff vs
 # `nix copy --from` into a fresh store, and raw NAR unpack (skiff nar restore vs
 # nix-store --restore). Interleaved, N runs (default 5), everything on tmpfs. Prints a markdown
-# table of medians. usage: e2e/bench/store.sh [N] [MIB]   env: SKIFF (binary)
+# table of medians. usage: e2e/bench/store.sh [N] [MIB]
+# env: SKIFF (binary); FIXTURE=nix (default: the closure built by nix-build from
+# test/fixtures/store) or skiff (the same shape made with `skiff cache add`, for machines where
+# only a bundled `nix` binary runs, see e2e/bench/nix-bundle.sh); TMP (default /dev/shm)
 set -euo pipefail
 N=${1:-5}
 MIB=${2:-200}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SKIFF=${SKIFF:-$REPO/build-store/bin/skiff}
+FIXTURE=${FIXTURE:-nix}
 export NIX_CONFIG=$'substituters =\nexperimental-features = nix-command\nsandbox = false\nbuild-users-group ='
-W=$(mktemp -d /dev/shm/skiff-bench.XXXXXX)
+W=$(mktemp -d "${TMP:-/dev/shm}/skiff-bench.XXXXXX")
 srv=
 trap '[[ -n $srv ]] && kill $srv 2>/dev/null; chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
-"$REPO/test/fixtures/store/mkcache.sh" "$W/fx" "bench$MIB" "$MIB" >/dev/null 2>&1
-root=$(cat "$W/fx/root")
+if [[ $FIXTURE == nix ]]; then
+  "$REPO/test/fixtures/store/mkcache.sh" "$W/fx" "bench$MIB" "$MIB" >/dev/null 2>&1
+  root=$(cat "$W/fx/root")
+else
+  # No nix-build (the device machine): the same shape of closure made with `skiff cache add`
+  # (which computes the store paths `nix-store --add` would); Nix reads the cache as any other.
+  src=$W/fx/src
+  mkdir -p "$src/bench-lib-bench$MIB/lib/deep/a/b/c" "$src/bench-app/bin" "$src/bench-env/bin"
+  head -c $((MIB * 1048576)) /dev/urandom >"$src/bench-lib-bench$MIB/lib/big"
+  head -c 600000 /dev/urandom >"$src/bench-lib-bench$MIB/lib/deep/a/b/c/small"
+  echo hello >"$src/bench-lib-bench$MIB/lib/hello.txt"
+  printf '#!/bin/sh\necho app\n' >"$src/bench-app/bin/app"
+  chmod 755 "$src/bench-app/bin/app"
+  ln -s ../../bench-app/bin/app "$src/bench-env/bin/app"
+  "$SKIFF" cache keygen "skiff-bench-$MIB" --secret-file "$W/fx/sk" --public-file "$W/fx/pk"
+  for c in zstd none; do
+    root=$("$SKIFF" cache add "$src"/* --to "file://$W/fx/cache-$c" --key "$W/fx/sk" \
+      --compression "$c" | tr '\n' ' ')
+  done
+  rm -rf "$src"
+  tr " " "\n" <<<"$root" | grep . >"$W/fx/closure"
+fi
 pk=$(cat "$W/fx/pk")
 /usr/bin/python3 "$REPO/e2e/store/httpd.py" "$W/fx" "$W/port" >/dev/null 2>&1 &
 srv=$!
@@ -28,8 +52,8 @@ ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); ec
 declare -A R
 for i in $(seq "$N"); do
   echo "{\"store_root\": \"$W/s$i\", \"substituters\": [\"$url\"], \"trusted_public_keys\": [\"$pk\"]}" >"$W/c$i.json"
-  R[skiff_realize]+="$(ms "$SKIFF" realize --config "$W/c$i.json" "$root") "
-  R[nix_copy]+="$(ms nix copy --from "$url" --to "$W/n$i" --option trusted-public-keys "$pk" "$root") "
+  R[skiff_realize]+="$(ms "$SKIFF" realize --config "$W/c$i.json" $root) "
+  R[nix_copy]+="$(ms nix copy --from "$url" --to "$W/n$i" --option trusted-public-keys "$pk" $root) "
   R[skiff_restore]+="$(ms bash -c "'$SKIFF' nar restore '$W/r$i' < '$bignar'") "
   R[nix_restore]+="$(ms bash -c "nix-store --restore '$W/q$i' < '$bignar'") "
   # Keep tmpfs usage bounded.

@@ -188,6 +188,9 @@ def check_gpu(what, cid, as_nobody=False):
     check("%s: cuprobe: cuInit, alloc, PTX-JIT kernel reads back 42 (CUDA_CACHE_DISABLE=1)"
           % what, rc == 0 and "cuInit=0 count=1(rc0)" in out and "ptxjit=0" in out and
           "value=42" in out, out)
+    want_ptx = os.environ.get("GPUFIX_PTX", "builtin")
+    check("%s: the kernel's PTX came from the fixture's compiler (%s)" % (what, want_ptx),
+          ("ptx=%s" % want_ptx) in out, out)
     rc, out = sh(cid, "nvmlprobe")
     check("%s: nvmlprobe returns the GPU name" % what, rc == 0 and "name=NVIDIA" in out, out)
     rc, out = sh(cid, "cat /tmp/init-env; echo ---; env; id -u")

@@ -2,7 +2,9 @@
  * to build it): version, cuInit, device count and name, context, memory, and a kernel that is
  * JIT-compiled from PTX (needs libnvidia-ptxjitcompiler, which libcuda dlopen()s by SONAME) and
  * whose result is copied back and checked. Prints one line of results; exit 0 only if every
- * step worked and the kernel wrote the expected value. Set CUDA_CACHE_DISABLE=1 to force JIT. */
+ * step worked and the kernel wrote the expected value. Set CUDA_CACHE_DISABLE=1 to force JIT.
+ * Built with -DCUPROBE_PTX_INC="file.h", the PTX is the one nvcc produced into that header
+ * (e2e/gpu/store42.cu); otherwise the hand-written equivalent below. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,11 @@ typedef int (*fn_launch)(void *, unsigned, unsigned, unsigned, unsigned, unsigne
 typedef int (*fn_sync)(void);
 typedef int (*fn_dtoh)(void *, unsigned long long, size_t);
 
+#ifdef CUPROBE_PTX_INC
+#include CUPROBE_PTX_INC
+static const char ptx_source[] = "nvcc";
+#else
+static const char ptx_source[] = "builtin";
 static const char ptx[] = ".version 8.0\n"
                           ".target sm_90\n"
                           ".address_size 64\n"
@@ -34,6 +41,7 @@ static const char ptx[] = ".version 8.0\n"
                           "  st.global.u32 [%rd2], %r1;\n"
                           "  ret;\n"
                           "}\n";
+#endif
 
 int main(void)
 {
@@ -67,9 +75,9 @@ int main(void)
         int r_sync = ctx ? SYM(fn_sync, "cuCtxSynchronize")() : -1;
         int r_copy = dptr ? SYM(fn_dtoh, "cuMemcpyDtoH_v2")(&value, dptr, 4) : -1;
         printf("driverVersion=%d(rc%d) cuInit=%d count=%d(rc%d) name=%s ctx=%d set=%d alloc=%d "
-               "ptxjit=%d getfn=%d launch=%d sync=%d copy=%d value=%u\n",
+               "ptxjit=%d getfn=%d launch=%d sync=%d copy=%d value=%u ptx=%s\n",
                ver, r_ver, r_init, count, r_count, name, r_ctx, r_set, r_alloc, r_jit, r_fn,
-               r_launch, r_sync, r_copy, value);
+               r_launch, r_sync, r_copy, value, ptx_source);
         int bad = r_ver | r_init | r_count | r_ctx | r_set | r_alloc | r_jit | r_fn | r_launch |
                   r_sync | r_copy | (count < 1) | (value != 42);
         return bad ? 2 : 0;

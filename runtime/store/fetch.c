@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/hashpipe.h"
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 #include "store/config.h"
@@ -147,7 +148,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
         if (!x->fill.data)
                 chunk_get(x, n);
         pthread_mutex_unlock(&f->mu);
-        skiff_sha256_update(&x->hash, ptr, n);
+        if (x->hash.ctx)
+                skiff_sha256_update(&x->hash, ptr, n);
         memcpy(x->fill.data + x->fill.len, ptr, n);
         x->fill.len += n;
         x->got += n;
@@ -170,7 +172,8 @@ static void finish(struct skiff_fetch *f, struct xfer *x, CURLcode code)
         long status = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle(f->multi, x->easy);
-        skiff_sha256_final(&x->hash, x->sha256);
+        if (x->hash.ctx)
+                skiff_sha256_final(&x->hash, x->sha256);
         pthread_mutex_lock(&f->mu);
         list_remove(&f->active, x);
         if (x->fill.data)
@@ -323,8 +326,8 @@ static void xfer_free(struct xfer *x)
         free(x);
 }
 
-static int submit(struct skiff_fetch *f, const char *url, uint64_t max, struct xfer **ret,
-                  skiff_err_t *err)
+static int submit(struct skiff_fetch *f, const char *url, uint64_t max, bool hash,
+                  struct xfer **ret, skiff_err_t *err)
 {
         struct xfer *x = xcalloc(1, sizeof(*x));
         x->f = f;
@@ -336,7 +339,8 @@ static int submit(struct skiff_fetch *f, const char *url, uint64_t max, struct x
                 return skiff_error_set(err, ENOMEM, "create a libcurl handle");
         }
         setup(f, url, x);
-        skiff_sha256_init(&x->hash);
+        if (hash)
+                skiff_sha256_init(&x->hash);
         pthread_mutex_lock(&f->mu);
         x->next = f->pending;
         f->pending = x;
@@ -435,8 +439,8 @@ static void backoff(unsigned attempt)
 }
 
 /* file:// is read directly in the calling thread: no transfer machinery, no pausing. */
-static int file_stream(const char *url, uint64_t max_size, skiff_fetch_data_cb cb, void *userdata,
-                       struct skiff_fetch_result *ret, skiff_err_t *err)
+static int file_stream(const char *url, uint64_t max_size, bool hash, skiff_fetch_data_cb cb,
+                       void *userdata, struct skiff_fetch_result *ret, skiff_err_t *err)
 {
         _cleanup_(curl_url_cleanupp) CURLU *u = curl_url();
         char *p = NULL;
@@ -450,8 +454,10 @@ static int file_stream(const char *url, uint64_t max_size, skiff_fetch_data_cb c
                 return skiff_error_set(err, ENOENT, "download `%s`: not found", url);
         if (fd < 0)
                 return skiff_error_set_errno(err, errno, "download `%s`", url);
-        struct skiff_sha256 h;
-        skiff_sha256_init(&h);
+        /* Hashed on a helper thread for long files, in parallel with the caller's callback. */
+        struct skiff_hashpipe h = {0};
+        if (hash)
+                skiff_hashpipe_init(&h);
         _cleanup_free_ uint8_t *buf = xmalloc(CHUNK_SIZE);
         uint64_t got = 0;
         for (;;) {
@@ -459,26 +465,28 @@ static int file_stream(const char *url, uint64_t max_size, skiff_fetch_data_cb c
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
-                        skiff_sha256_abort(&h);
+                        skiff_hashpipe_abort(&h);
                         return skiff_error_set_errno(err, errno, "download `%s`", url);
                 }
                 if (n == 0)
                         break;
                 if (got + (uint64_t)n > max_size) {
-                        skiff_sha256_abort(&h);
+                        skiff_hashpipe_abort(&h);
                         return skiff_error_set(err, EFBIG, "download `%s`: larger than %llu bytes",
                                                url, (unsigned long long)max_size);
                 }
                 got += (uint64_t)n;
-                skiff_sha256_update(&h, buf, (size_t)n);
+                if (hash)
+                        skiff_hashpipe_update(&h, buf, (size_t)n);
                 int r = cb(buf, (size_t)n, userdata, err);
                 if (r < 0) {
-                        skiff_sha256_abort(&h);
+                        skiff_hashpipe_abort(&h);
                         return r;
                 }
         }
-        uint8_t d[SKIFF_SHA256_LEN];
-        skiff_sha256_final(&h, d);
+        uint8_t d[SKIFF_SHA256_LEN] = {0};
+        if (hash)
+                skiff_hashpipe_final(&h, d);
         if (ret) {
                 memcpy(ret->sha256, d, sizeof(d));
                 ret->size = got;
@@ -487,12 +495,13 @@ static int file_stream(const char *url, uint64_t max_size, skiff_fetch_data_cb c
         return 0;
 }
 
-int skiff_fetch_stream(struct skiff_fetch *f, const char *url, uint64_t max_size,
+int skiff_fetch_stream(struct skiff_fetch *f, const char *url, uint64_t max_size, unsigned flags,
                        skiff_fetch_data_cb cb, skiff_fetch_reset_cb reset, void *userdata,
                        struct skiff_fetch_result *ret, skiff_err_t *err)
 {
+        bool hash = !(flags & SKIFF_FETCH_NO_HASH);
         if (strncasecmp(url, "file://", 7) == 0)
-                return file_stream(url, max_size, cb, userdata, ret, err);
+                return file_stream(url, max_size, hash, cb, userdata, ret, err);
         unsigned retries = f->cfg->retries;
         bool is_http = strncmp(url, "http", 4) == 0;
         for (unsigned attempt = 0;; attempt++) {
@@ -505,7 +514,7 @@ int skiff_fetch_stream(struct skiff_fetch *f, const char *url, uint64_t max_size
                         }
                 }
                 struct xfer *x = NULL;
-                int r = submit(f, url, max_size, &x, err);
+                int r = submit(f, url, max_size, hash, &x, err);
                 if (r < 0)
                         return r;
                 r = consume(f, x, cb, userdata, err);
@@ -564,7 +573,8 @@ int skiff_fetch_buf(struct skiff_fetch *f, const char *url, size_t max_size, cha
                     size_t *ret_len, skiff_err_t *err)
 {
         _cleanup_strbuf_ struct skiff_strbuf sb = SKIFF_STRBUF_INIT;
-        int r = skiff_fetch_stream(f, url, max_size, buf_cb, buf_reset, &sb, NULL, err);
+        int r = skiff_fetch_stream(f, url, max_size, SKIFF_FETCH_NO_HASH, buf_cb, buf_reset, &sb,
+                                   NULL, err);
         if (r < 0)
                 return r;
         if (ret_len)

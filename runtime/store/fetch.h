@@ -48,19 +48,22 @@ static inline void skiff_fetch_freep(struct skiff_fetch **p)
 }
 #define _cleanup_fetch_ __attribute__((cleanup(skiff_fetch_freep)))
 
-/* What a successful transfer delivered: the body's SHA-256 (computed on the I/O thread) and
- * size. */
+/* What a successful transfer delivered: the body's SHA-256 (computed on the I/O thread; all zero
+ * with SKIFF_FETCH_NO_HASH) and size. */
 struct skiff_fetch_result {
         uint8_t sha256[SKIFF_SHA256_LEN];
         uint64_t size;
         unsigned attempts;
 };
 
+/* skiff_fetch_stream() flags. */
+#define SKIFF_FETCH_NO_HASH 1u /* the caller does not need the body's SHA-256 */
+
 /* Streams url's body into cb. Bodies larger than max_size are -EFBIG. A missing resource (HTTP
  * 404/410, missing file) is -ENOENT without retries; 401/403 are -EACCES without retries; other
  * failures after the configured retries are -EIO (-ETIMEDOUT for timeouts). ret may be NULL.
  * Errors name the URL (without any user information it carries). Thread-safe per fetcher. */
-int skiff_fetch_stream(struct skiff_fetch *f, const char *url, uint64_t max_size,
+int skiff_fetch_stream(struct skiff_fetch *f, const char *url, uint64_t max_size, unsigned flags,
                        skiff_fetch_data_cb cb, skiff_fetch_reset_cb reset, void *userdata,
                        struct skiff_fetch_result *ret, skiff_err_t *err);
 /* Fetches a small body into a NUL-terminated heap buffer. */

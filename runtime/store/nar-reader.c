@@ -9,6 +9,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "base/hashpipe.h"
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 #include "store/nar.h"
@@ -74,8 +75,8 @@ struct skiff_nar_reader {
         bool executable;
         int file_fd;
 
-        struct skiff_strbuf path; /* current entry path relative to the root, for messages */
-        struct skiff_sha256 hash;
+        struct skiff_strbuf path;   /* current entry path relative to the root, for messages */
+        struct skiff_hashpipe hash; /* NarHash, on a helper thread for long NARs */
         uint64_t total;
         bool failed;
 };
@@ -160,7 +161,7 @@ int skiff_nar_reader_new(int parent_dirfd, const char *name,
         r->file_fd = -EBADF;
         r->g = G_MAGIC;
         r->t = T_LEN;
-        skiff_sha256_init(&r->hash);
+        skiff_hashpipe_init(&r->hash);
         *ret = r;
         return 0;
 }
@@ -179,7 +180,7 @@ struct skiff_nar_reader *skiff_nar_reader_free(struct skiff_nar_reader *r)
         free(r->pending_name);
         skiff_strbuf_free(&r->tok);
         skiff_strbuf_free(&r->path);
-        skiff_sha256_abort(&r->hash);
+        skiff_hashpipe_abort(&r->hash);
         free(r);
         return NULL;
 }
@@ -533,7 +534,7 @@ int skiff_nar_reader_feed(struct skiff_nar_reader *r, const void *data, size_t l
         if (r->total + len > r->lim.max_total || r->total + len < r->total)
                 return fail(r, err, EFBIG, "NAR exceeds the limit of %llu bytes",
                             (unsigned long long)r->lim.max_total);
-        skiff_sha256_update(&r->hash, p, len);
+        skiff_hashpipe_update(&r->hash, p, len);
         r->total += len;
         while (len) {
                 if (r->g == G_DONE)
@@ -609,7 +610,7 @@ int skiff_nar_reader_finish(struct skiff_nar_reader *r, struct skiff_nixhash *re
                 return fail(r, err, EBADMSG, "truncated NAR (%llu bytes)",
                             (unsigned long long)r->total);
         struct skiff_nixhash h;
-        skiff_sha256_final(&r->hash, h.d);
+        skiff_hashpipe_final(&r->hash, h.d);
         if (ret_hash)
                 *ret_hash = h;
         if (ret_size)

@@ -228,7 +228,9 @@ static int mismatch(skiff_err_t *err, const char *what, const struct skiff_nixha
         return skiff_error_set(err, EBADMSG, "%s mismatch: expected %s, got %s", what, a, b);
 }
 
-/* The FileHash and file size come from the fetcher, which hashes the body on its I/O thread. */
+/* The FileHash and file size come from the fetcher, which hashes the body on its I/O thread.
+ * Without compression the file is the NAR, so its hash is the NAR hash and is not computed
+ * twice. */
 static int pipeline_finish(struct pipeline *p, const struct skiff_fetch_result *fr,
                            skiff_err_t *err)
 {
@@ -240,7 +242,10 @@ static int pipeline_finish(struct pipeline *p, const struct skiff_fetch_result *
         r = skiff_nar_reader_finish(p->reader, &nh, &ns, err);
         if (r < 0)
                 return r;
-        memcpy(fh.d, fr->sha256, sizeof(fh.d));
+        if (p->comp == SKIFF_COMPRESSION_NONE)
+                fh = nh;
+        else
+                memcpy(fh.d, fr->sha256, sizeof(fh.d));
         if (p->ni->file_size && p->ni->file_size != fr->size)
                 return skiff_error_set(err, EBADMSG, "file size mismatch: expected %llu, got %llu",
                                        (unsigned long long)p->ni->file_size,
@@ -336,7 +341,9 @@ static int fetch_path(struct skiff_store *s, struct skiff_fetch *f, const char *
         struct skiff_fetch_result fr;
         r = pipeline_start(&p, err);
         if (r >= 0)
-                r = skiff_fetch_stream(f, url, max, pipeline_feed, pipeline_reset, &p, &fr, err);
+                r = skiff_fetch_stream(f, url, max,
+                                       p.comp == SKIFF_COMPRESSION_NONE ? SKIFF_FETCH_NO_HASH : 0,
+                                       pipeline_feed, pipeline_reset, &p, &fr, err);
         if (r >= 0)
                 r = pipeline_finish(&p, &fr, err);
         pipeline_done(&p);

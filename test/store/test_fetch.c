@@ -390,7 +390,7 @@ static void *slow_run(void *arg)
 {
         struct slow *s = arg;
         skiff_err_t err = NULL;
-        s->r = skiff_fetch_stream(s->f, s->url, 64 << 20, slow_cb, NULL, s, &s->res, &err);
+        s->r = skiff_fetch_stream(s->f, s->url, 64 << 20, 0, slow_cb, NULL, s, &s->res, &err);
         skiff_error_free(&err);
         return NULL;
 }
@@ -450,22 +450,25 @@ Test(fetch, consumer_error_cancels_without_retry)
         _cleanup_free_ char *furl = xasprintf("file://%s", file);
         uint64_t n = 0;
         skiff_err_t err = NULL;
-        cr_assert_eq(skiff_fetch_stream(f, furl, 100, count_cb, NULL, &n, NULL, &err), -ECANCELED);
+        cr_assert_eq(skiff_fetch_stream(f, furl, 100, 0, count_cb, NULL, &n, NULL, &err),
+                     -ECANCELED);
         skiff_error_free(&err);
         _cleanup_free_ char *missing = xasprintf("file://%s/none", tmpdir);
-        cr_assert_eq(skiff_fetch_stream(f, missing, 100, count_cb, NULL, &n, NULL, &err), -ENOENT);
+        cr_assert_eq(skiff_fetch_stream(f, missing, 100, 0, count_cb, NULL, &n, NULL, &err),
+                     -ENOENT);
         cr_assert(strstr(skiff_error_msg(err), missing));
         skiff_error_free(&err);
         _cleanup_free_ char *u = url_a("/big/8");
         n = 0;
         struct skiff_fetch_result res;
-        cr_assert_eq(skiff_fetch_stream(f, u, 64 << 20, count_cb, NULL, &n, &res, &err), 0);
+        cr_assert_eq(skiff_fetch_stream(f, u, 64 << 20, 0, count_cb, NULL, &n, &res, &err), 0);
         cr_assert_eq(n, 8 << 20);
         cr_assert_eq(res.size, 8 << 20);
-        cr_assert_eq(skiff_fetch_stream(f, u, 1 << 20, count_cb, NULL, &n, NULL, &err), -EFBIG);
+        cr_assert_eq(skiff_fetch_stream(f, u, 1 << 20, 0, count_cb, NULL, &n, NULL, &err), -EFBIG);
         skiff_error_free(&err);
         n = 0;
-        cr_assert_eq(skiff_fetch_stream(f, u, 64 << 20, stop_cb, NULL, &n, NULL, &err), -ECANCELED);
+        cr_assert_eq(skiff_fetch_stream(f, u, 64 << 20, 0, stop_cb, NULL, &n, NULL, &err),
+                     -ECANCELED);
         skiff_error_free(&err);
         cr_assert_eq(log_count(&srv_a, "\"/big/8\""), 3, "the cancelled transfer was retried");
         skiff_fetch_free(f);
