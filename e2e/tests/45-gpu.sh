@@ -17,6 +17,11 @@ SKIFF_BIN=${SKIFF_BIN:-$(dirname "$SKIFF_SHIM")/skiff}
 [[ -x $SKIFF_BIN ]] || die "no skiff binary next to the shim ($SKIFF_BIN)"
 FIX=${GPUFIX:-$E2E_TMP/gpufix}
 gpufix_build "$FIX" "$SKIFF_BIN" || die "building the GPU fixture failed"
+nvccver=$(sed -n 's|^// \(Cuda compilation tools.*\)|\1|p' "$FIX/store42.ptx" 2>/dev/null | head -1)
+echo "# fixture $FIX (lib/gpufix.sh, on $(uname -n) unless GPUFIX was given): kernel PTX from" \
+  "$GPUFIX_PTX${nvccver:+ ($nvccver)}"
+echo "# store paths (skiff cache add): $GPUFIX_GLIBC $GPUFIX_PROBES $GPUFIX_SHELL"
+echo "# generations (skiff publish): $(cd "$FIX/hub/skiff/v1" 2>/dev/null && ls acme/cuda/*.json | grep -v index | tr '\n' ' ')"
 rc=0
 SOCK=$SOCK GPUFIX=$FIX SKIFF_NODE_CONFIG=${SKIFF_NODE_CONFIG:-$CTRD_DIR/skiff-config.json} \
   EMPTY_IMAGE=$EMPTY_IMAGE GPU_LOG=${GPU_LOG:-$E2E_TMP/gpu-pods.log} \
