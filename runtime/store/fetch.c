@@ -37,9 +37,10 @@ struct xfer {
         CURL *easy;
         char errbuf[CURL_ERROR_SIZE];
         uint64_t max;
-        uint64_t got;             /* (io) */
-        struct skiff_sha256 hash; /* (io) */
-        struct chunk fill;        /* (io) the chunk being filled */
+        uint64_t got;                /* (io) */
+        bool hash;                   /* compute the body's SHA-256 */
+        struct skiff_hashpipe fhash; /* (consumer) the body's SHA-256 */
+        struct chunk fill;           /* (io) the chunk being filled */
         struct chunk q[QUEUE_MAX + 1];
         size_t qhead, qlen;
         struct chunk spare[QUEUE_MAX + 1]; /* emptied chunks, for reuse */
@@ -148,8 +149,6 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
         if (!x->fill.data)
                 chunk_get(x, n);
         pthread_mutex_unlock(&f->mu);
-        if (x->hash.ctx)
-                skiff_sha256_update(&x->hash, ptr, n);
         memcpy(x->fill.data + x->fill.len, ptr, n);
         x->fill.len += n;
         x->got += n;
@@ -172,8 +171,6 @@ static void finish(struct skiff_fetch *f, struct xfer *x, CURLcode code)
         long status = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle(f->multi, x->easy);
-        if (x->hash.ctx)
-                skiff_sha256_final(&x->hash, x->sha256);
         pthread_mutex_lock(&f->mu);
         list_remove(&f->active, x);
         if (x->fill.data)
@@ -320,8 +317,7 @@ static void xfer_free(struct xfer *x)
                 free(x->q[(x->qhead + i) % (QUEUE_MAX + 1)].data);
         for (size_t i = 0; i < x->nspare; i++)
                 free(x->spare[i].data);
-        if (!x->done)
-                skiff_sha256_abort(&x->hash);
+        skiff_hashpipe_abort(&x->fhash);
         pthread_cond_destroy(&x->cv);
         free(x);
 }
@@ -339,8 +335,9 @@ static int submit(struct skiff_fetch *f, const char *url, uint64_t max, bool has
                 return skiff_error_set(err, ENOMEM, "create a libcurl handle");
         }
         setup(f, url, x);
+        x->hash = hash;
         if (hash)
-                skiff_sha256_init(&x->hash);
+                skiff_hashpipe_init(&x->fhash);
         pthread_mutex_lock(&f->mu);
         x->next = f->pending;
         f->pending = x;
@@ -387,6 +384,8 @@ static int consume(struct skiff_fetch *f, struct xfer *x, skiff_fetch_data_cb cb
                 pthread_mutex_unlock(&f->mu);
                 if (wake)
                         curl_multi_wakeup(f->multi);
+                if (x->hash)
+                        skiff_hashpipe_update(&x->fhash, c.data, c.len);
                 int r = cb(c.data, c.len, userdata, err);
                 pthread_mutex_lock(&f->mu);
                 if (x->nspare < SKIFF_ARRAY_SIZE(x->spare))
@@ -407,6 +406,8 @@ static int consume(struct skiff_fetch *f, struct xfer *x, skiff_fetch_data_cb cb
                 }
         }
         pthread_mutex_unlock(&f->mu);
+        if (x->hash)
+                skiff_hashpipe_final(&x->fhash, x->sha256);
         return 0;
 }
 

@@ -8,10 +8,11 @@
  * One struct skiff_fetch owns one curl multi handle that drives every transfer started through
  * it (connections are shared and reused). The handle is driven by an I/O thread that the fetcher
  * starts when a transfer is submitted and that exits when no transfer is left, so an idle fetcher
- * owns no thread. The I/O thread receives, hashes the body (SHA-256) and copies it into a
- * bounded per-transfer queue (4 MiB; a full queue pauses that transfer); the calling thread
- * takes the bytes from the queue and runs the data callback. Several threads may call
- * skiff_fetch_stream()/skiff_fetch_buf() on one fetcher at once: their transfers run in
+ * owns no thread. The I/O thread receives and copies the body into a bounded per-transfer queue
+ * (4 MiB; a full queue pauses that transfer); the calling thread takes the bytes from the queue,
+ * feeds them to the body's SHA-256 (base/hashpipe.h: on a helper thread for long bodies, so the
+ * hashes of parallel transfers run on parallel cores) and runs the data callback. Several threads
+ * may call skiff_fetch_stream()/skiff_fetch_buf() on one fetcher at once: their transfers run in
  * parallel on the one multi handle while each caller does its own CPU work (decompression,
  * hashing, unpacking) in parallel with the network I/O of all of them.
  *
@@ -48,8 +49,8 @@ static inline void skiff_fetch_freep(struct skiff_fetch **p)
 }
 #define _cleanup_fetch_ __attribute__((cleanup(skiff_fetch_freep)))
 
-/* What a successful transfer delivered: the body's SHA-256 (computed on the I/O thread; all zero
- * with SKIFF_FETCH_NO_HASH) and size. */
+/* What a successful transfer delivered: the body's SHA-256 (all zero with SKIFF_FETCH_NO_HASH)
+ * and size. */
 struct skiff_fetch_result {
         uint8_t sha256[SKIFF_SHA256_LEN];
         uint64_t size;

@@ -228,7 +228,7 @@ static int mismatch(skiff_err_t *err, const char *what, const struct skiff_nixha
         return skiff_error_set(err, EBADMSG, "%s mismatch: expected %s, got %s", what, a, b);
 }
 
-/* The FileHash and file size come from the fetcher, which hashes the body on its I/O thread.
+/* The FileHash and file size come from the fetcher, which hashes the body as it delivers it.
  * Without compression the file is the NAR, so its hash is the NAR hash and is not computed
  * twice. */
 static int pipeline_finish(struct pipeline *p, const struct skiff_fetch_result *fr,
