@@ -5,7 +5,8 @@
 # table of medians. usage: e2e/bench/store.sh [N] [MIB]
 # env: SKIFF (binary); FIXTURE=nix (default: the closure built by nix-build from
 # test/fixtures/store) or skiff (the same shape made with `skiff cache add`, for machines where
-# only a bundled `nix` binary runs, see e2e/bench/nix-bundle.sh); TMP (default /dev/shm)
+# only a bundled `nix` binary runs, see e2e/bench/nix-bundle.sh); TMP (default /dev/shm);
+# SKIFF_B (a second skiff binary, e.g. an older build: adds an interleaved "skiff B" realize row)
 set -euo pipefail
 N=${1:-5}
 MIB=${2:-200}
@@ -53,12 +54,16 @@ declare -A R
 for i in $(seq "$N"); do
   echo "{\"store_root\": \"$W/s$i\", \"substituters\": [\"$url\"], \"trusted_public_keys\": [\"$pk\"]}" >"$W/c$i.json"
   R[skiff_realize]+="$(ms "$SKIFF" realize --config "$W/c$i.json" $root) "
+  if [[ -n ${SKIFF_B:-} ]]; then
+    echo "{\"store_root\": \"$W/b$i\", \"substituters\": [\"$url\"], \"trusted_public_keys\": [\"$pk\"]}" >"$W/cb$i.json"
+    R[skiffb_realize]+="$(ms "$SKIFF_B" realize --config "$W/cb$i.json" $root) "
+  fi
   R[nix_copy]+="$(ms nix copy --from "$url" --to "$W/n$i" --option trusted-public-keys "$pk" $root) "
   R[skiff_restore]+="$(ms bash -c "'$SKIFF' nar restore '$W/r$i' < '$bignar'") "
   R[nix_restore]+="$(ms bash -c "nix-store --restore '$W/q$i' < '$bignar'") "
   # Keep tmpfs usage bounded.
-  chmod -R u+w "$W/s$i" "$W/n$i" "$W/r$i" "$W/q$i" 2>/dev/null || true
-  rm -rf "$W/s$i" "$W/n$i" "$W/r$i" "$W/q$i"
+  chmod -R u+w "$W/s$i" "$W/b$i" "$W/n$i" "$W/r$i" "$W/q$i" 2>/dev/null || true
+  rm -rf "$W/s$i" "$W/b$i" "$W/n$i" "$W/r$i" "$W/q$i"
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 m() { echo "${R[$1]}" | median; }
@@ -69,6 +74,10 @@ echo
 echo "| operation | skiff | nix | skiff / nix |"
 echo "|---|---|---|---|"
 echo "| realize closure from zstd cache (skiff realize vs nix copy --from) | $sr | $nc | $(awk "BEGIN {printf \"%.2f\", $sr/$nc}") |"
+if [[ -n ${SKIFF_B:-} ]]; then
+  sb=$(m skiffb_realize)
+  echo "| realize, skiff B ($SKIFF_B) | $sb | $nc | $(awk "BEGIN {printf \"%.2f\", $sb/$nc}") |"
+fi
 echo "| unpack $(($(stat -c %s "$bignar") / 1048576)) MiB NAR (skiff nar restore vs nix-store --restore) | $sx | $nx | $(awk "BEGIN {printf \"%.2f\", $sx/$nx}") |"
 echo
-echo "raw: skiff_realize=[${R[skiff_realize]}] nix_copy=[${R[nix_copy]}] skiff_restore=[${R[skiff_restore]}] nix_restore=[${R[nix_restore]}]"
+echo "raw: skiff_realize=[${R[skiff_realize]}] skiffb_realize=[${R[skiffb_realize]:-}] nix_copy=[${R[nix_copy]}] skiff_restore=[${R[skiff_restore]}] nix_restore=[${R[nix_restore]}]"
