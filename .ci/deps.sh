@@ -13,6 +13,8 @@ PKGS=(
   containerd runc crun containernetworking-plugins nix-bin docker-registry skopeo
   python3-grpcio python3-grpc-tools python3-yaml python3-cryptography busybox-static iproute2 util-linux procps psmisc
   ca-certificates curl git xz-utils zstd file
+  # e2e/node/helm-render (renders the Helm chart: Go text/template + sprig, built offline)
+  golang-1.19-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
 )
 
 missing=()

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Structural checks of charts/skiff and manifests/ without helm (none can be installed here).
+"""Structural checks of charts/skiff and manifests/ (no Helm binary can be installed here).
 
 - Chart.yaml: apiVersion v2, name, SemVer version, appVersion, description.
 - values.yaml: parses; every top-level key has a comment right above it; every leaf is used by a
@@ -7,11 +7,11 @@
 - templates: `{{`/`}}` balanced, `if/range/with/define` balanced with `end`, every
   `include "x"` names a `define`d template, every `.Values.a.b` reference exists in values.yaml;
   each template still parses as YAML after its template actions are stubbed out.
-- manifests/ (and manifests/examples/): every document parses; every manifest object (kind,
-  name) has a chart template producing the same kind and name (the template's name expression
-  resolved against values.yaml, a `<release>-` prefix optional); every example workload uses the
-  chart's RuntimeClass. No Helm binary here, so the chart is not rendered: the checks are
-  structural.
+- manifests/ (with manifests/uninstall/ and manifests/examples/): every document parses; every
+  manifest object (kind, name) has a chart template producing the same kind and name (the
+  template's name expression resolved against values.yaml, a `<release>-` prefix optional); every
+  example workload uses the chart's RuntimeClass. The checks are structural; test_chart.sh renders the chart with the real
+  template engine (helm-render) and compares the rendered objects.
 Exit status 0 when everything holds; each problem is printed on its own line.
 """
 import os
@@ -158,7 +158,7 @@ for name, text in templates.items():
 # ---- manifests -----------------------------------------------------------------------------
 objects = []
 examples = []
-for sub in ("", "examples"):
+for sub in ("", "uninstall", "examples"):
     d = os.path.join(MANIFESTS, sub)
     for f in sorted(os.listdir(d)):
         if not f.endswith(".yaml"):
@@ -172,8 +172,8 @@ for sub in ("", "examples"):
             if not x.get("apiVersion") or not x.get("kind") or not x.get("metadata", {}).get("name"):
                 problem(f"manifests/{sub}/{f}: a document without apiVersion/kind/metadata.name")
                 continue
-            if sub == "":
-                objects.append((f, x["kind"], x["metadata"]["name"]))
+            if sub != "examples":
+                objects.append((os.path.join(sub, f), x["kind"], x["metadata"]["name"]))
             else:
                 examples.append((f, x))
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The node-side tests of issue 7, one TAP stream: chart/manifest lint (python3-yaml), the agent
-# (test_agent.sh), the installer against real containerd configs (test_install.sh) and pods on
-# the installed configs plus the simulated DaemonSet flow (test_pods.sh, root only).
+# The node-side tests of issue 7, one TAP stream: chart/manifest lint (python3-yaml), the chart
+# rendered by a real template engine and compared with manifests/ (test_chart.sh, helm-render built
+# with Debian's Go), the agent (test_agent.sh), the installer against real containerd configs
+# (test_install.sh) and pods on the installed configs, k3s's rendered template included, plus the
+# simulated DaemonSet flow (test_pods.sh, root only).
 # usage: e2e/node/run.sh   env: SKIFF (default build/bin/skiff)
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,7 +19,7 @@ if [[ -z ${STUB_IMAGE:-} ]]; then # test_install.sh imports the stub image built
 fi
 echo "# ---- chart-lint.py"
 /usr/bin/python3 "$here/chart-lint.py" || failed+=(chart-lint)
-for t in test_agent.sh test_install.sh test_pods.sh; do
+for t in test_chart.sh test_agent.sh test_install.sh test_pods.sh; do
   echo "# ---- $t"
   E2E_RESULTS='' bash "$here/$t" || failed+=("$t")
 done

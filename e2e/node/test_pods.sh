@@ -3,7 +3,12 @@
 # imageless pod with handler `skiff` through CRI:
 #   1. per config variant (Debian's default config; a config that already imports NVIDIA's
 #      drop-in): install into a temp host root, start containerd on ROOT/etc/containerd/config.toml,
-#      CRI Status lists `skiff`, an imageless pod prints acme/hello@1's text;
+#      CRI Status lists `skiff`, an imageless pod prints acme/hello@1's text; the same for k3s
+#      (a config.toml.tmpl created by the installer, and an existing one with an nvidia runtime):
+#      install --flavor k3s, then config.toml.tmpl rendered as k3s renders it (Go text/template,
+#      `{{ template "base" . }}` = fixtures/k3s-base.toml, a k3s-style default config on the
+#      harness's paths; helm-render k3s) into config.toml, containerd started on that, the pod;
+#      then uninstall restores the template byte for byte and a re-render has no skiff runtime;
 #   2. the DaemonSet flow without a cluster: the node image (manifests/image/build.sh) imported
 #      into k8s.io, the init container of manifests/40-daemonset.yaml run through CRI with the runc
 #      handler (privileged, hostPID, its hostPath mounts mapped into the temp host root, its
@@ -92,11 +97,12 @@ host_mount() {
   done
 }
 
-# start_containerd ROOT: containerd on the host's config, its root under $tmp (state and socket
-# are the defaults, /run/containerd, i.e. ROOT/run/containerd).
+# start_containerd ROOT [CONFIG]: containerd on the host's config (default
+# ROOT/etc/containerd/config.toml), its root under $tmp (state and socket are the defaults,
+# /run/containerd, i.e. ROOT/run/containerd).
 start_containerd() {
-  local root=$1
-  containerd --config "$root/etc/containerd/config.toml" --root "$(dirname "$root")/ctrd-root" \
+  local root=$1 config=${2:-$1/etc/containerd/config.toml}
+  containerd --config "$config" --root "$(dirname "$root")/ctrd-root" \
     >>"$root.containerd.log" 2>&1 &
   ctrd_pid=$!
   retry_until 30 ctr --connect-timeout 1s -a "$SOCK" version &&
@@ -104,10 +110,14 @@ start_containerd() {
 }
 
 # import_images: pause as the config's sandbox_image (the sandbox needs one; no registry here).
-import_images() { # import_images ROOT TARBALL...
-  local root=$1 sandbox t
-  sandbox=$(containerd --config "$root/etc/containerd/config.toml" config dump 2>/dev/null |
+import_images() { # import_images CONFIG TARBALL...
+  local sandbox t
+  sandbox=$(containerd --config "$1" config dump 2>/dev/null |
     sed -n 's/^ *sandbox_image = "\(.*\)"/\1/p')
+  case $sandbox in # CRI looks the image up by its normalized name (k3s: rancher/mirrored-pause)
+  */*) [[ ${sandbox%%/*} == *[.:]* || ${sandbox%%/*} == localhost ]] || sandbox=docker.io/$sandbox ;;
+  *) sandbox=docker.io/library/$sandbox ;;
+  esac
   for t in "${@:2}"; do
     ctr -a "$SOCK" -n k8s.io images import --snapshotter overlayfs "$t" >/dev/null || return 1
   done
@@ -138,7 +148,8 @@ variant() {
       --wait-socket "$SOCK" --wait-timeout 10 2>&1)
     assert_contains "$name: CRI Status lists the skiff handler" "$out" 'serves runtime handler `skiff`'
     assert_not_contains "$name: installing again writes nothing" "$out" "wrote"
-    import_images "$root" "$PAUSE_TAR" "$EMPTY_TAR" || not_ok "$name: images imported"
+    import_images "$root/etc/containerd/config.toml" "$PAUSE_TAR" "$EMPTY_TAR" ||
+      not_ok "$name: images imported"
     out=$("$PY" "$here/pods.py" imageless "$SOCK" /usr/local/bin/containerd-shim-skiff-v2 2>&1)
     rc=$?
     assert_eq "$name: imageless pod with handler skiff runs acme/hello@1" 0 "$rc"
@@ -150,6 +161,76 @@ variant() {
 }
 variant debian "$here/fixtures/debian"
 variant imports "$here/fixtures/nvidia"
+
+# k3s: the installer edits config.toml.tmpl; k3s renders it into config.toml on start.
+K3S_DIR=var/lib/rancher/k3s/agent/etc/containerd
+render_k3s() { # render_k3s ROOT: config.toml.tmpl -> config.toml, as k3s does on start
+  "$RENDER" k3s --base "$here/fixtures/k3s-base.toml" --set "Root=$1" \
+    -o "$1/$K3S_DIR/config.toml" "$1/$K3S_DIR/config.toml.tmpl"
+}
+variant_k3s() { # variant_k3s NAME FIXTURE_DIR (config.toml, maybe config.toml.tmpl)
+  local name=$1 fixture=$2 root=$tmp/$1/host out rc=0 d dump
+  d=$root/$K3S_DIR
+  mkdir -p "$d"
+  cp "$fixture"/* "$d/"
+  node_config "$tmp/$name/config.json"
+  k3s_install() {
+    "$SKIFF" node install --host-root "$root" --flavor k3s --restart none --no-label --no-image \
+      --source-dir "$bindir" --config-json "$tmp/$name/config.json" "$@" 2>&1
+  }
+  out=$(k3s_install) || rc=$?
+  ((rc == 0)) && ok "$name: install --flavor k3s into the temp root" ||
+    { not_ok "$name: install --flavor k3s" "$out"; return; }
+  assert_contains "$name: the installer edited config.toml.tmpl" "$out" "config.toml.tmpl"
+  out=$(render_k3s "$root" 2>&1) || rc=$?
+  ((rc == 0)) && ok "$name: config.toml.tmpl renders with Go text/template (base = k3s-style default)" ||
+    { not_ok "$name: config.toml.tmpl renders" "$out"$'\n'"$(cat "$d/config.toml.tmpl")"; return; }
+  dump=$(containerd --config "$d/config.toml" config dump 2>&1)
+  assert_contains "$name: the rendered config has the skiff runtime" "$dump" \
+    '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.skiff]'
+  assert_contains "$name: ... and k3s's base settings" "$dump" 'enable_unprivileged_ports = true'
+  host_mount "$root" || { not_ok "$name: bind mounts"; unmount_host; return; }
+  if ! start_containerd "$root" "$d/config.toml"; then
+    not_ok "$name: containerd starts on the rendered config" "$(tail -20 "$root.containerd.log")"
+  else
+    ok "$name: containerd starts on the rendered config"
+    out=$(k3s_install --wait-socket "$SOCK" --wait-timeout 10)
+    assert_contains "$name: CRI Status lists the skiff handler" "$out" 'serves runtime handler `skiff`'
+    assert_not_contains "$name: installing again writes nothing" "$out" "wrote"
+    import_images "$d/config.toml" "$PAUSE_TAR" "$EMPTY_TAR" || not_ok "$name: images imported"
+    out=$("$PY" "$here/pods.py" imageless "$SOCK" /usr/local/bin/containerd-shim-skiff-v2 2>&1)
+    rc=$?
+    assert_eq "$name: imageless pod with handler skiff runs acme/hello@1" 0 "$rc"
+    ((rc == 0)) || diag "$out"$'\n'"$(tail -20 "$root.containerd.log")"
+  fi
+  stop_containerd
+  kill_shims
+  unmount_host
+  out=$("$SKIFF" node uninstall --host-root "$root" --flavor k3s --restart none --no-label 2>&1) &&
+    ok "$name: uninstall --flavor k3s" || not_ok "$name: uninstall --flavor k3s" "$out"
+  if [[ -e $fixture/config.toml.tmpl ]]; then
+    check "$name: uninstall restores config.toml.tmpl byte for byte" \
+      cmp "$fixture/config.toml.tmpl" "$d/config.toml.tmpl"
+    if render_k3s "$root" >/dev/null 2>&1; then
+      dump=$(containerd --config "$d/config.toml" config dump 2>&1)
+      assert_not_contains "$name: re-rendered after uninstall: no skiff runtime" "$dump" 'runtimes.skiff]'
+      assert_contains "$name: ... the template's nvidia runtime still there" "$dump" 'runtimes.nvidia]'
+    else
+      not_ok "$name: the restored template renders"
+    fi
+  else
+    [[ ! -e $d/config.toml.tmpl ]] && ok "$name: uninstall removes the config.toml.tmpl it created" ||
+      not_ok "$name: uninstall removes the config.toml.tmpl it created" "$(cat "$d/config.toml.tmpl")"
+  fi
+  out=$(ls "$d")
+  assert_not_contains "$name: no backup or marker left" "$out" "skiff-"
+}
+if RENDER=$("$here/helm-render/build.sh" "$(dirname "$bindir")" 2>"$tmp/render-build.log"); then
+  variant_k3s k3s "$here/fixtures/k3s"
+  variant_k3s k3s-tmpl "$here/fixtures/k3s-tmpl"
+else
+  not_ok "k3s: helm-render builds (renders config.toml.tmpl)" "$(cat "$tmp/render-build.log")"
+fi
 
 # ---- 2. the DaemonSet flow ------------------------------------------------------------------------
 root=$tmp/ds/host
@@ -165,7 +246,8 @@ if ! start_containerd "$root"; then
   not_ok "daemonset: containerd starts on Debian's config" "$(tail -20 "$root.containerd.log")"
 else
   ok "daemonset: containerd starts on Debian's config (no skiff handler yet)"
-  import_images "$root" "$PAUSE_TAR" || not_ok "daemonset: pause image imported"
+  import_images "$root/etc/containerd/config.toml" "$PAUSE_TAR" ||
+    not_ok "daemonset: pause image imported"
   ds_image=$(sed -n 's/^ *image: \(.*skiff-node.*\)/\1/p' "$E2E_REPO/manifests/40-daemonset.yaml" | head -n1)
   assert_eq "daemonset: build.sh names the image the DaemonSet uses" "$ds_image" "$node_ref"
   out=$(ctr -a "$SOCK" -n k8s.io images import --snapshotter overlayfs "$tmp/image/skiff-node.tar" 2>&1)

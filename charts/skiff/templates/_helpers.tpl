@@ -16,7 +16,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* The node image reference. */}}
 {{- define "skiff.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{ required "image.repository is required (the node image built by manifests/image/build.sh)" .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 
 {{/* true when the k3s/RKE2 flavour is selected. */}}
@@ -27,7 +27,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{/* containerd's config file and its directory on the host. */}}
 {{- define "skiff.containerdConfig" -}}
 {{- if .Values.containerd.configPath }}{{ .Values.containerd.configPath }}
-{{- else if include "skiff.isK3s" . }}/var/lib/rancher/k3s/agent/etc/containerd/config.toml
+{{- else if eq .Values.containerd.flavor "rke2" }}/var/lib/rancher/rke2/agent/etc/containerd/config.toml
+{{- else if eq .Values.containerd.flavor "k3s" }}/var/lib/rancher/k3s/agent/etc/containerd/config.toml
 {{- else }}/etc/containerd/config.toml{{ end -}}
 {{- end -}}
 {{- define "skiff.containerdConfigDir" -}}
@@ -52,6 +53,12 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.node.hubURL }}{{ $_ := set $c "hub" .Values.node.hubURL }}{{ end -}}
 {{- if .Values.storeSizeBudget }}{{ $_ := set $c "gc_max_size" .Values.storeSizeBudget }}{{ end -}}
 {{- if .Values.credentials.hosts }}{{ $_ := set $c "credentials" .Values.credentials.hosts }}{{ end -}}
+{{- $g := dict -}}
+{{- if .Values.gpu.driverRoot }}{{ $_ := set $g "driver_root" .Values.gpu.driverRoot }}{{ end -}}
+{{- if .Values.gpu.acceptEnvUnprivileged }}{{ $_ := set $g "accept_env_unprivileged" true }}{{ end -}}
+{{- if .Values.gpu.cdiDirs }}{{ $_ := set $g "cdi_dirs" .Values.gpu.cdiDirs }}{{ end -}}
+{{- if .Values.gpu.probeCuda }}{{ $_ := set $g "probe_cuda" true }}{{ end -}}
+{{- if $g }}{{ $_ := set $c "gpu" $g }}{{ end -}}
 {{- toPrettyJson (mergeOverwrite $c .Values.node.extraConfig) }}
 {{- end -}}
 
@@ -108,6 +115,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.containerd.systemdUnit }}
 - --systemd-unit={{ .Values.containerd.systemdUnit }}
 {{- end }}
+{{- if eq .Values.containerd.flavor "rke2" }}
+- --ctr=/var/lib/rancher/rke2/bin/ctr
+{{- end }}
 {{- end -}}
 
 {{/* Scheduling shared by both DaemonSets. */}}
@@ -127,5 +137,44 @@ tolerations:
 {{- with .Values.image.pullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Fails the render, naming the value, when a value has the wrong type or an unknown choice
+(configmap.yaml includes it: every release renders it). */}}
+{{- define "skiff.validate" -}}
+{{- $v := .Values -}}
+{{- if not (has $v.containerd.flavor (list "containerd" "k3s" "rke2")) }}
+{{- fail (printf "containerd.flavor must be containerd, k3s or rke2, not %q" (toString $v.containerd.flavor)) }}
+{{- end }}
+{{- if not (has $v.containerd.restart (list "systemd" "signal" "none")) }}
+{{- fail (printf "containerd.restart must be systemd, signal or none, not %q" (toString $v.containerd.restart)) }}
+{{- end }}
+{{- range $c := list (list "node.keepGenerations" $v.node.keepGenerations 0) (list "node.realizeTimeout" $v.node.realizeTimeout 1) (list "node.parallelism" $v.node.parallelism 1) (list "agent.metricsPort" $v.agent.metricsPort 1) }}
+{{- $x := index $c 1 }}
+{{- if not (or (kindIs "float64" $x) (kindIs "int64" $x) (kindIs "int" $x)) }}
+{{- fail (printf "%s must be a whole number, not %s %q" (index $c 0) (kindOf $x) (toString $x)) }}
+{{- end }}
+{{- if or (ne (float64 $x) (floor $x)) (lt (float64 $x) (float64 (index $c 2))) }}
+{{- fail (printf "%s must be a whole number >= %d, not %v" (index $c 0) (index $c 2) $x) }}
+{{- end }}
+{{- end }}
+{{- range $c := list (list "node.substituters" $v.node.substituters) (list "node.trustedPublicKeys" $v.node.trustedPublicKeys) (list "prefetch" $v.prefetch) (list "tolerations" $v.tolerations) (list "image.pullSecrets" $v.image.pullSecrets) (list "gpu.cdiDirs" $v.gpu.cdiDirs) }}
+{{- if not (or (kindIs "slice" (index $c 1)) (kindIs "invalid" (index $c 1))) }}
+{{- fail (printf "%s must be a list, not %s %q" (index $c 0) (kindOf (index $c 1)) (toString (index $c 1))) }}
+{{- end }}
+{{- end }}
+{{- range $c := list (list "nodeSelector" $v.nodeSelector) (list "credentials.hosts" $v.credentials.hosts) (list "node.extraConfig" $v.node.extraConfig) (list "agent.resources" $v.agent.resources) }}
+{{- if not (or (kindIs "map" (index $c 1)) (kindIs "invalid" (index $c 1))) }}
+{{- fail (printf "%s must be a map, not %s %q" (index $c 0) (kindOf (index $c 1)) (toString (index $c 1))) }}
+{{- end }}
+{{- end }}
+{{- range $c := list (list "installDir" $v.installDir) (list "node.storeRoot" $v.node.storeRoot) (list "containerd.configPath" $v.containerd.configPath) (list "containerd.socket" $v.containerd.socket) (list "gpu.driverRoot" $v.gpu.driverRoot) }}
+{{- if and (index $c 1) (not (hasPrefix "/" (toString (index $c 1)))) }}
+{{- fail (printf "%s must be an absolute path, not %q" (index $c 0) (toString (index $c 1))) }}
+{{- end }}
+{{- end }}
+{{- if not (regexMatch "^([0-9]+(\\.[0-9]+)?([KMGT](i?B)?)?)?$" (toString $v.storeSizeBudget)) }}
+{{- fail (printf "storeSizeBudget must be a size such as 50G or 1.5T (or empty), not %q" (toString $v.storeSizeBudget)) }}
 {{- end }}
 {{- end -}}
