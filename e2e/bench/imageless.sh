@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
 # Imageless pod benchmarks (issue 5): starts a private containerd 1.6.20 with the skiff, runc and
 # crun handlers (CRI registry config_path pointing at a certs.d that marks the local registry
-# plain http), a docker-registry on 127.0.0.1, builds the offline fixtures and runs
-# imageless.py (warm pod up vs runc/crun, rollback with the hub down vs warm, bytes fetched for a
-# one-package change, cold start of a ~500 MiB environment vs pull + start of a ~500 MiB image).
+# plain http), a docker-registry on 127.0.0.1, builds the offline fixtures (`skiff cache add`,
+# generations written with `skiff publish`) and runs imageless.py (warm pod up vs runc/crun,
+# rollback with the hub down vs warm, bytes fetched for a one-package change, cold start of a
+# ~500 MiB environment vs pull + start of a ~500 MiB image, pushed to the registry with
+# lib/regpush.py).
 # env: N (rounds for the cheap phases, default 20), COLD_N (cold-start rounds, default 5),
 #      BIG_MIB (size of each of the 5 data packages / image layers, default 100),
 #      REG_PORT (registry port, default 5000), PHASES (default "warm rollback delta cold"),
-#      SKIFF_SHIM (the shim; `skiff` is taken from the same directory).
+#      SKIFF_SHIM (the shim; `skiff` is taken from the same directory),
+#      PYTHON (with grpcio; default /usr/bin/python3), REGISTRY_BIN (default: docker-registry on
+#      PATH), IMAGE_HANDLER (runtime handler of the image pod in `cold`, default runc).
+# Needs docker-registry only for `cold`; runc and crun only for `warm` (and `cold` with
+# IMAGE_HANDLER=runc). No skopeo, no nix, no Python modules beyond grpcio and protobuf.
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export E2E_DIR
 source "$E2E_DIR/lib/common.sh"
 source "$E2E_DIR/lib/containerd.sh"
 source "$E2E_DIR/lib/images.sh"
-source "$E2E_DIR/lib/imageless.sh"
 source "$E2E_DIR/lib/hugetlb.sh"
 PY=${PYTHON:-/usr/bin/python3}
 SKIFF_BIN=${SKIFF_BIN:-$(dirname "$SKIFF_SHIM")/skiff}
 [[ -x $SKIFF_SHIM && -x $SKIFF_BIN ]] || die "build the shim and skiff first ($SKIFF_SHIM)"
 BIG_MIB=${BIG_MIB:-100}
 REG_PORT=${REG_PORT:-5000}
+PHASES=${PHASES:-warm rollback delta cold}
+REGPUSH=$E2E_DIR/lib/regpush.py
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
+if has_phase cold; then
+  REGISTRY_BIN=${REGISTRY_BIN:-$(command -v docker-registry || echo docker-registry)}
+  [[ -x $REGISTRY_BIN ]] || die "no docker-registry ($REGISTRY_BIN; set REGISTRY_BIN)"
+fi
 tmp_init
 install_traps
 on_exit ctrd_teardown
@@ -28,87 +40,128 @@ _ctrd_paths
 hugetlb_mount
 images_build >/dev/null
 
+# rand_file FILE BYTES: random (incompressible) data.
+rand_file() {
+  if command -v openssl >/dev/null; then
+    openssl rand -out "$1" "$2"
+  else
+    head -c "$2" /dev/urandom >"$1"
+  fi
+}
+
 FIX=$E2E_TMP/imageless
-imageless_fixture "$FIX" "$SKIFF_BIN" || die "building the imageless fixture failed"
-
-# Random (incompressible) data shared by the environment and the image, so both move the same
-# bytes.
-mkdir -p "$FIX/data"
-for i in 1 2 3 4 5; do
-  openssl rand -out "$FIX/data/blob$i" $((BIG_MIB * 1048576))
-done
-
-# acme/big@1: shell + 5 packages of BIG_MIB MiB each, zstd.
+mkdir -p "$FIX/src" "$FIX/data"
 (
+  set -e
   cd "$FIX"
-  shell=$(sed -n 1p paths)
-  pkgs=(--pkg "shell=$shell")
-  for i in 1 2 3 4 5; do
-    mkdir -p "src/big$i/share"
-    ln "data/blob$i" "src/big$i/share/big$i.blob"
-    p=$("$SKIFF_BIN" cache add "src/big$i" --to "file://$FIX/cache" --key sk --compression zstd)
-    pkgs+=(--pkg "big$i=$p")
-  done
-  "$PY" "$E2E_DIR/lib/mkgen.py" --hub hub --cache cache --key sk --env acme/big --gen 1 \
-    "${pkgs[@]}" --live >/dev/null
+  add() { "$SKIFF_BIN" cache add "$@" --to "file://$FIX/cache" --key sk; }
+  # publish ENV ARGS...: the next generation of ENV (its store paths are named after the
+  # packages: src/.../NAME). The conflict check realizes the closure into pubstore.
+  publish() {
+    "$SKIFF_BIN" publish "$1" --hub "$FIX/hub" --key sk --trusted-key pk \
+      --cache "file://$FIX/cache" --work-store "$FIX/pubstore" "${@:2}" >/dev/null
+  }
+  "$SKIFF_BIN" cache keygen skiff-bench-1 --secret-file sk --public-file pk
 
-  # acme/ten@1,2: shell + 9 packages of 1 MiB random each; gen 2 changes pkg5 only.
-  pkgs=(--pkg "shell=$shell")
-  for i in 1 2 3 4 5 6 7 8 9; do
-    mkdir -p "src/ten$i/share"
-    openssl rand -out "src/ten$i/share/ten$i.blob" 1048576
-    p=$("$SKIFF_BIN" cache add "src/ten$i" --to "file://$FIX/cache" --key sk --compression zstd)
-    pkgs+=(--pkg "pkg$i=$p")
+  # acme/hello@1,2: shell (busybox) + hello, printing its generation.
+  mkdir -p src/shell/bin
+  cp "${BUSYBOX_BIN:-/bin/busybox}" src/shell/bin/busybox
+  for a in sh env ls cat echo id sleep touch grep mount readlink test true; do
+    ln -s busybox "src/shell/bin/$a"
   done
-  "$PY" "$E2E_DIR/lib/mkgen.py" --hub hub --cache cache --key sk --env acme/ten --gen 1 \
-    "${pkgs[@]}" >/dev/null
-  mkdir -p src/ten5b/share
-  openssl rand -out src/ten5b/share/ten5.blob 1048576
-  p5=$("$SKIFF_BIN" cache add src/ten5b --to "file://$FIX/cache" --key sk --compression zstd)
-  pkgs[11]="pkg5=$p5"
-  "$PY" "$E2E_DIR/lib/mkgen.py" --hub hub --cache cache --key sk --env acme/ten --gen 2 \
-    "${pkgs[@]}" --live >/dev/null
-  url=$(awk '/^URL:/ { print $2 }' "cache/$(basename "$p5" | cut -c1-32).narinfo")
-  printf '{"changed_path": "%s", "changed_nar": "%s"}\n' "$p5" "$url" >ten.json
+  shell=$(add src/shell)
+  for g in 1 2; do
+    mkdir -p "src/g$g/hello/bin"
+    printf '#!%s/bin/sh\necho "hello from generation %s ($GREETING)"\n' "$shell" "$g" \
+      >"src/g$g/hello/bin/hello"
+    chmod 755 "src/g$g/hello/bin/hello"
+  done
+  hello1=$(add src/g1/hello)
+  hello2=$(add src/g2/hello)
+  publish acme/hello --paths "$shell" "$hello1" --var GREETING=gen1 --var TEST_MODE=document \
+    --description first
+  publish acme/hello --paths "$shell" "$hello2" --var GREETING=gen2 --live
+
+  # acme/big@1: shell + 5 packages big1..big5 of BIG_MIB MiB each, zstd. The same random data
+  # goes into the image below, so both move the same bytes.
+  if has_phase cold; then
+    pkgs=("$shell")
+    for i in 1 2 3 4 5; do
+      rand_file "data/blob$i" $((BIG_MIB * 1048576))
+      mkdir -p "src/big$i/share"
+      ln "data/blob$i" "src/big$i/share/big$i.blob"
+      pkgs+=("$(add "src/big$i" --compression zstd)")
+    done
+    publish acme/big --paths "${pkgs[@]}" --live
+  fi
+
+  # acme/ten@1,2: shell + 9 packages ten1..ten9 of 1 MiB random each; gen 2 changes ten5 only.
+  if has_phase delta; then
+    pkgs=("$shell")
+    for i in 1 2 3 4 5 6 7 8 9; do
+      mkdir -p "src/ten$i/share"
+      rand_file "src/ten$i/share/ten$i.blob" 1048576
+      pkgs+=("$(add "src/ten$i" --compression zstd)")
+    done
+    publish acme/ten --paths "${pkgs[@]}"
+    mkdir -p src/v2/ten5/share
+    rand_file src/v2/ten5/share/ten5.blob 1048576
+    p5=$(add src/v2/ten5 --compression zstd)
+    pkgs[5]=$p5
+    publish acme/ten --paths "${pkgs[@]}" --live
+    url=$(awk '/^URL:/ { print $2 }' "cache/$(basename "$p5" | cut -c1-32).narinfo")
+    printf '{"changed_path": "%s", "changed_nar": "%s"}\n' "$p5" "$url" >ten.json
+  fi
+  chmod -R u+w pubstore 2>/dev/null || true
+  rm -rf pubstore
 ) || die "building the benchmark environments failed"
-
-# The ~500 MiB image: 5 gzip layers (busybox + blob1, blob2 ... blob5), OCI layout.
-BIG_IMAGE=127.0.0.1:$REG_PORT/bench/big:1
-L=$FIX/layout
-mkdir -p "$L/blobs/sha256" "$FIX/layers"
-printf '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
-diffs="" layers=""
-for i in 1 2 3 4 5; do
-  r=$FIX/layers/r$i
-  mkdir -p "$r/data"
-  [[ $i == 1 ]] && cp -a "$BUSYBOX_ROOTFS/." "$r/"
-  ln "$FIX/data/blob$i" "$r/data/blob$i"
-  _det_tar "$r" >"$FIX/layers/l$i.tar"
-  diffs+="${diffs:+,}\"sha256:$(_sha256 "$FIX/layers/l$i.tar")\""
-  gzip -n -1 -c "$FIX/layers/l$i.tar" >"$FIX/layers/l$i.tar.gz"
-  rm -f "$FIX/layers/l$i.tar"
-  sz=$(_size "$FIX/layers/l$i.tar.gz")
-  d=$(_blob_add "$L" "$FIX/layers/l$i.tar.gz")
-  layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$d\",\"size\":$sz}"
+FIX_PK=$(cat "$FIX/pk")
+# The generations imageless.py pins.
+want="acme/hello/1 acme/hello/2"
+has_phase cold && want+=" acme/big/1"
+has_phase delta && want+=" acme/ten/1 acme/ten/2"
+for g in $want; do
+  [[ -f $FIX/hub/skiff/v1/${g%/*}/${g##*/}.json ]] || die "skiff publish did not write ${g%/*}@${g##*/}"
 done
-printf '{"architecture":"amd64","os":"linux","config":{"Env":["%s"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
-  "$IMAGE_PATH_ENV" "$diffs" >"$L/config.json"
-csz=$(_size "$L/config.json")
-cd_=$(_blob_add "$L" "$L/config.json")
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[%s]}' \
-  "$cd_" "$csz" "$layers" >"$L/manifest.json"
-msz=$(_size "$L/manifest.json")
-md=$(_blob_add "$L" "$L/manifest.json")
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"1"}}]}' \
-  "$md" "$msz" >"$L/index.json"
-rm -rf "$FIX/layers"
 
-# Local registry.
-if ss -ltn "sport = :$REG_PORT" | grep -q LISTEN; then
-  die "port $REG_PORT is in use (set REG_PORT)"
-fi
-mkdir -p "$E2E_TMP/registry"
-cat >"$E2E_TMP/registry/config.yml" <<EOF
+BIG_IMAGE=127.0.0.1:$REG_PORT/bench/big:1
+if has_phase cold; then
+  # The ~500 MiB image: 5 gzip layers (busybox + blob1, blob2 ... blob5), OCI layout.
+  L=$FIX/layout
+  mkdir -p "$L/blobs/sha256" "$FIX/layers"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
+  diffs="" layers=""
+  for i in 1 2 3 4 5; do
+    r=$FIX/layers/r$i
+    mkdir -p "$r/data"
+    [[ $i == 1 ]] && cp -a "$BUSYBOX_ROOTFS/." "$r/"
+    ln "$FIX/data/blob$i" "$r/data/blob$i"
+    _det_tar "$r" >"$FIX/layers/l$i.tar"
+    diffs+="${diffs:+,}\"sha256:$(_sha256 "$FIX/layers/l$i.tar")\""
+    gzip -n -1 -c "$FIX/layers/l$i.tar" >"$FIX/layers/l$i.tar.gz"
+    rm -f "$FIX/layers/l$i.tar"
+    sz=$(_size "$FIX/layers/l$i.tar.gz")
+    d=$(_blob_add "$L" "$FIX/layers/l$i.tar.gz")
+    layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$d\",\"size\":$sz}"
+  done
+  printf '{"architecture":"amd64","os":"linux","config":{"Env":["%s"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+    "$IMAGE_PATH_ENV" "$diffs" >"$L/config.json"
+  csz=$(_size "$L/config.json")
+  cd_=$(_blob_add "$L" "$L/config.json")
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[%s]}' \
+    "$cd_" "$csz" "$layers" >"$L/manifest.json"
+  msz=$(_size "$L/manifest.json")
+  md=$(_blob_add "$L" "$L/manifest.json")
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"1"}}]}' \
+    "$md" "$msz" >"$L/index.json"
+  rm -rf "$FIX/layers"
+
+  # Local registry (anything answering a connect on the port means it is taken).
+  if (exec 3<>"/dev/tcp/127.0.0.1/$REG_PORT") 2>/dev/null; then
+    die "port $REG_PORT is in use (set REG_PORT)"
+  fi
+  mkdir -p "$E2E_TMP/registry"
+  cat >"$E2E_TMP/registry/config.yml" <<EOF
 version: 0.1
 log:
   level: error
@@ -120,13 +173,16 @@ storage:
 http:
   addr: 127.0.0.1:$REG_PORT
 EOF
-setsid docker-registry serve "$E2E_TMP/registry/config.yml" >"$E2E_TMP/registry/log" 2>&1 </dev/null &
-REG_PID=$!
-on_exit kill "$REG_PID"
-retry_until 20 curl -sf "http://127.0.0.1:$REG_PORT/v2/" >/dev/null || die "docker-registry did not start"
-skopeo copy -q --dest-tls-verify=false "oci:$L:1" "docker://$BIG_IMAGE" >/dev/null ||
-  die "skopeo copy to the registry failed"
-rm -rf "$L"
+  setsid "$REGISTRY_BIN" serve "$E2E_TMP/registry/config.yml" >"$E2E_TMP/registry/log" 2>&1 </dev/null &
+  REG_PID=$!
+  on_exit kill "$REG_PID"
+  if ! retry_until 20 "$PY" "$REGPUSH" --ping "127.0.0.1:$REG_PORT"; then
+    diag "$(tail -n 20 "$E2E_TMP/registry/log")"
+    die "docker-registry did not start ($REGISTRY_BIN)"
+  fi
+  "$PY" "$REGPUSH" "$L:1" "$BIG_IMAGE" >/dev/null || die "pushing the image to the registry failed"
+  rm -rf "$L"
+fi
 
 # containerd with certs.d marking the registry plain http (CRI PullImage).
 ctrd_write_config
@@ -149,6 +205,7 @@ echo "### Imageless pods (issue 5) ($(uname -r), containerd 1.6.20, $(date -u +%
 # shellcheck disable=SC2086
 SOCK=$SOCK FIX=$FIX FIX_PK=$FIX_PK SKIFF_NODE_CONFIG=${SKIFF_NODE_CONFIG:-$CTRD_DIR/skiff-config.json} \
   EMPTY_IMAGE=$EMPTY_IMAGE BUSYBOX_IMAGE=$BUSYBOX_IMAGE BIG_IMAGE=$BIG_IMAGE CTR=$CTR_BIN \
-  N=${N:-20} COLD_N=${COLD_N:-5} "$PY" "$E2E_DIR/bench/imageless.py" ${PHASES:-warm rollback delta cold}
+  IMAGE_HANDLER=${IMAGE_HANDLER:-runc} N=${N:-20} COLD_N=${COLD_N:-5} \
+  "$PY" "$E2E_DIR/bench/imageless.py" $PHASES
 echo
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -13,11 +13,15 @@
 #                         (lib/), the prebuilt e2e image tarballs and rootfs, the generated Python
 #                         CRI modules (py/), the GPU bundle of e2e/gpu/bundle.sh when it exists
 #   .dev/MANIFEST.txt     what is in the payload, sizes, versions
+#   .dev/registry.tar.xz  with WITH_REGISTRY=1 (or =only: that file alone, nothing built): Debian's
+#                         docker-registry (bin/docker-registry, linked to glibc only), which
+#                         e2e/device/bench.sh unpacks for the imageless cold-start benchmark
 # The payload is compressed because containerd and ctr alone are 71 MB and the whole working tree
 # plus carried paths may not exceed 64 MiB.
 #
 # Environment: BUILD_DIR (default build-dev), JOBS (default nproc), DEBS (a directory that already
-# holds the .deb files; default: apt-get download into a temporary directory).
+# holds the .deb files; default: apt-get download into a temporary directory), WITH_REGISTRY
+# (0, 1 or only; default 0), REGISTRY_SRC (the docker-registry binary; default: the one on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -39,6 +43,47 @@ gitdir=$(git rev-parse --git-dir 2>/dev/null || echo .git)
 mkdir -p "$gitdir/info"
 grep -qxF '/.dev/' "$gitdir/info/exclude" 2>/dev/null || echo '/.dev/' >>"$gitdir/info/exclude"
 git check-ignore -q .dev/x || die ".dev is not ignored by git"
+
+# sizes: the working tree plus .dev must stay below the device tool's 64 MiB.
+sizes() {
+  step "sizes"
+  [[ -d $STAGE ]] && du -sh "$STAGE" | sed 's/^/uncompressed stage: /'
+  ls -l "$DEV"
+  tree_bytes=$(git ls-files -co --exclude-standard -z | xargs -0 stat -c %s 2>/dev/null |
+    awk '{ s += $1 } END { print s + 0 }')
+  dev_bytes=$(du -sb "$DEV" | cut -f1)
+  total=$((tree_bytes + dev_bytes))
+  printf 'working tree %d bytes + .dev %d bytes = %d bytes (%d%% of the 64 MiB limit)\n' \
+    "$tree_bytes" "$dev_bytes" "$total" $((total * 100 / LIMIT))
+  ((total < LIMIT)) || die "too big for the device tool"
+}
+
+# pack_registry: .dev/registry.tar.xz with bin/docker-registry and VERSION.
+pack_registry() {
+  step "docker-registry (.dev/registry.tar.xz, for e2e/device/bench.sh)"
+  local src=${REGISTRY_SRC:-$(command -v docker-registry || true)} d extra
+  [[ -n $src && -x $src ]] ||
+    die "no docker-registry (apt-get install docker-registry, or set REGISTRY_SRC)"
+  # The device has another (newer) glibc and nothing else of Debian's.
+  extra=$({ ldd "$src" 2>/dev/null || true; } | awk '/=> / { print $1 }' |
+    grep -vE '^(libc|libpthread|libdl|libm|libresolv|librt)\.so' | tr '\n' ' ' || true)
+  [[ -z $extra ]] || die "$src needs libraries besides glibc: $extra"
+  d=$(mktemp -d)
+  chmod 0755 "$d"
+  mkdir -p "$d/bin" "$DEV"
+  install -m 0755 "$src" "$d/bin/docker-registry"
+  (cd "$d" && bin/docker-registry --version) | tee "$d/VERSION"
+  tar -C "$d" --sort=name --owner=0 --group=0 --numeric-owner -cf - . |
+    xz -T"$JOBS" -9 -c >"$DEV/registry.tar.xz"
+  rm -rf "$d"
+  ls -l "$DEV/registry.tar.xz"
+}
+
+if [[ ${WITH_REGISTRY:-0} == only ]]; then
+  pack_registry
+  sizes
+  exit 0
+fi
 
 step "build ($BUILD_DIR, Release)"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -162,13 +207,5 @@ tar -C "$STAGE" --sort=name --owner=0 --group=0 --numeric-owner -cf - . |
   (cd "$STAGE" && find . -type f -printf '%s %p\n' | sort -k2)
 } >"$DEV/MANIFEST.txt"
 
-step "sizes"
-du -sh "$STAGE" | sed 's/^/uncompressed stage: /'
-ls -l "$DEV"
-tree_bytes=$(git ls-files -co --exclude-standard -z | xargs -0 stat -c %s 2>/dev/null |
-  awk '{ s += $1 } END { print s + 0 }')
-dev_bytes=$(du -sb "$DEV" | cut -f1)
-total=$((tree_bytes + dev_bytes))
-printf 'working tree %d bytes + .dev %d bytes = %d bytes (%d%% of the 64 MiB limit)\n' \
-  "$tree_bytes" "$dev_bytes" "$total" $((total * 100 / LIMIT))
-((total < LIMIT)) || die "too big for the device tool"
+[[ ${WITH_REGISTRY:-0} == 1 ]] && pack_registry
+sizes

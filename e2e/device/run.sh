@@ -23,6 +23,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
+source e2e/device/lib.sh
 START=$SECONDS
 LOGDIR=${OUT:-}
 [[ -n $LOGDIR ]] || LOGDIR=$(mktemp -d /tmp/skiff-device-out.XXXXXX)
@@ -94,22 +95,11 @@ grep -E '^(uname|cgroup mode|nvidia-smi|  GPU)' "$LOGDIR/system.txt" >>"$SUMMARY
 
 # ---------------------------------------------------------------------------------------------
 phase "unpack .dev/payload.tar.xz into $DEV"
-rm -rf "$DEV"
-mkdir -p "$DEV"
 if [[ ! -f .dev/payload.tar.xz ]]; then
   fail "no .dev/payload.tar.xz (run e2e/device/prepare.sh and carry .dev)"
   exit 1
 fi
-if command -v xz >/dev/null; then
-  tar -C "$DEV" -xJf .dev/payload.tar.xz
-else
-  python3 - .dev/payload.tar.xz "$DEV" <<'PY'
-import sys, tarfile
-with tarfile.open(sys.argv[1], "r:xz") as t:
-    kw = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-    t.extractall(sys.argv[2], **kw)
-PY
-fi || {
+dev_unpack .dev/payload.tar.xz "$DEV" || {
   fail "could not unpack the payload"
   exit 1
 }
@@ -130,27 +120,11 @@ fi
 
 # Python for the CRI scenarios: grpcio + protobuf + the pre-generated modules must import.
 export SKIFF_CRI_PY=$DEV/py
-py_ok() { SKIFF_CRI_PY=$DEV/py PYTHONPATH=$ROOT/e2e/cri "$1" -c 'import cri' >/dev/null 2>&1; }
-PY=
-for p in ${PYTHON:-} python3 /usr/bin/python3 /opt/torch/.venv/bin/python3; do
-  if command -v "$p" >/dev/null && py_ok "$p"; then
-    PY=$(command -v "$p")
-    break
-  fi
-done
-if [[ -z $PY ]]; then # last resort: protobuf's pure-Python implementation
-  for p in ${PYTHON:-} python3 /usr/bin/python3 /opt/torch/.venv/bin/python3; do
-    if command -v "$p" >/dev/null && PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python py_ok "$p"; then
-      PY=$(command -v "$p")
-      export PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python
-      say "note: the CRI modules import only with PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python"
-      break
-    fi
-  done
-fi
-if [[ -z $PY ]]; then
-  PY=$(command -v python3 || echo /usr/bin/python3)
-  say "warning: no python imports grpc + protobuf + the CRI modules; using $PY"
+py_rc=0
+dev_python "$DEV" "$ROOT" || py_rc=$?
+PY=$DEV_PY
+[[ -n $DEV_PY_NOTE ]] && say "$DEV_PY_NOTE"
+if ((py_rc != 0)); then
   SKIFF_CRI_PY=$DEV/py PYTHONPATH=$ROOT/e2e/cri "$PY" -c 'import cri' 2>&1 | tail -n 3
 fi
 say "python for e2e: $PY ($("$PY" -c 'import grpc, google.protobuf as p; print("grpcio", grpc.__version__, "protobuf", p.__version__)' 2>&1 | tail -n1))"
