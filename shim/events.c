@@ -16,7 +16,7 @@
 #include "events/forward.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
-#include "shim/ttrpc.h"
+#include "shim/ttrpc_codec.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 

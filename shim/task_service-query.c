@@ -1,6 +1,6 @@
 /* Task service handlers that query or adjust a task (State, Pids, Wait, Connect, Pause, Resume,
- * Checkpoint, ResizePty, CloseIO, Update, Stats, Shutdown). Lifecycle handlers live in
- * task_service.c. */
+ * Checkpoint, ResizePty, CloseIO, Update, Stats, Shutdown). Create lives in
+ * task_service-create.c, the other lifecycle handlers and the dispatcher in task_service.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,20 +41,17 @@ static Containerd__V1__Types__Status state_status(enum skiff_proc_state s)
         }
 }
 
-void skiff_task_service_h_state(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
-                                void *u)
+/* Looks up by itself: State also answers for a task that is still being created. */
+SKIFF_TASK_SERVICE_HANDLER(state)
 {
-        _cleanup_msg_ Containerd__Task__V2__StateRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__state_request__descriptor, payload, len);
-        if (!req)
-                return;
+        Containerd__Task__V2__StateRequest *req = (void *)rq->msg;
         skiff_err_t err = NULL;
         struct skiff_task *t = skiff_task_table_find(req->id);
         struct skiff_process *p = t ? skiff_task_process(t, req->exec_id) : NULL;
         if (!p) {
                 int r = skiff_error_set(&err, ENOENT, "task `%s` process `%s` not found", req->id,
                                         req->exec_id);
-                skiff_task_service_reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(rq->call, r, &err);
                 return;
         }
         Google__Protobuf__Timestamp ts;
@@ -70,23 +67,13 @@ void skiff_task_service_h_state(struct skiff_ttrpc_call *call, const uint8_t *pa
         resp.terminal = p->terminal;
         resp.exit_status = (uint32_t)p->exit_status;
         resp.exited_at = &ts;
-        skiff_ttrpc_reply(call, &resp.base);
+        skiff_ttrpc_reply(rq->call, &resp.base);
 }
 
-void skiff_task_service_h_pids(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
-                               void *u)
+SKIFF_TASK_SERVICE_HANDLER(pids)
 {
-        _cleanup_msg_ Containerd__Task__V2__PidsRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__pids_request__descriptor, payload, len);
-        if (!req)
-                return;
+        struct skiff_task *t = rq->t;
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        int r = skiff_task_service_find_task(req->id, &t, &err);
-        if (r < 0) {
-                skiff_task_service_reply_errno(call, r, &err);
-                return;
-        }
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
         if (skiff_container_pids(t->container, &pids, &n, &err) < 0) {
@@ -126,7 +113,7 @@ void skiff_task_service_h_pids(struct skiff_ttrpc_call *call, const uint8_t *pay
         Containerd__Task__V2__PidsResponse resp = CONTAINERD__TASK__V2__PIDS_RESPONSE__INIT;
         resp.n_processes = n;
         resp.processes = ptrs;
-        skiff_ttrpc_reply(call, &resp.base);
+        skiff_ttrpc_reply(rq->call, &resp.base);
         for (size_t i = 0; i < n; i++)
                 free(anys[i].value.data);
         free(anys);
@@ -145,48 +132,28 @@ static void wait_done(struct skiff_process *p, void *data)
         skiff_ttrpc_reply(call, &resp.base);
 }
 
-void skiff_task_service_h_wait(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
-                               void *u)
+SKIFF_TASK_SERVICE_HANDLER(wait)
 {
-        _cleanup_msg_ Containerd__Task__V2__WaitRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__wait_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r < 0) {
-                skiff_task_service_reply_errno(call, r, &err);
-                return;
-        }
         /* Answered now when stopped, else when the exit is processed (may be much later). */
-        skiff_process_on_exit(p, wait_done, call);
+        skiff_process_on_exit(rq->p, wait_done, rq->call);
 }
 
-void skiff_task_service_h_connect(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
-                                  void *u)
+SKIFF_TASK_SERVICE_HANDLER(connect)
 {
-        _cleanup_msg_ Containerd__Task__V2__ConnectRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__connect_request__descriptor, payload, len);
-        if (!req)
-                return;
+        Containerd__Task__V2__ConnectRequest *req = (void *)rq->msg;
         struct skiff_task *t = skiff_task_table_find(req->id); /* unknown id: task_pid 0 */
         Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
         resp.shim_pid = (uint32_t)getpid();
         resp.task_pid = t && t->init->pid > 0 ? (uint32_t)t->init->pid : 0;
         resp.version = SKIFF_VERSION;
-        skiff_ttrpc_reply(call, &resp.base);
+        skiff_ttrpc_reply(rq->call, &resp.base);
 }
 
-static void pause_resume(struct skiff_ttrpc_call *call, const char *id, bool pause)
+static void pause_resume(struct skiff_ttrpc_call *call, struct skiff_task *t, bool pause)
 {
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        int r = skiff_task_service_find_task(id, &t, &err);
         enum skiff_proc_op op = pause ? SKIFF_PROC_OP_PAUSE : SKIFF_PROC_OP_RESUME;
-        if (r == 0)
-                r = skiff_task_service_check_op(t, t->init, op, &err);
+        int r = skiff_task_service_check_op(t, t->init, op, &err);
         if (r == 0)
                 r = pause ? skiff_container_pause(t->container, &err)
                           : skiff_container_resume(t->container, &err);
@@ -209,120 +176,84 @@ static void pause_resume(struct skiff_ttrpc_call *call, const char *id, bool pau
         skiff_task_service_reply_empty(call);
 }
 
-void skiff_task_service_h_pause(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
-                                void *u)
+SKIFF_TASK_SERVICE_HANDLER(pause)
 {
-        _cleanup_msg_ Containerd__Task__V2__PauseRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__pause_request__descriptor, payload, len);
-        if (req)
-                pause_resume(call, req->id, true);
+        pause_resume(rq->call, rq->t, true);
 }
 
-void skiff_task_service_h_resume(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
-                                 void *u)
+SKIFF_TASK_SERVICE_HANDLER(resume)
 {
-        _cleanup_msg_ Containerd__Task__V2__ResumeRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__resume_request__descriptor, payload, len);
-        if (req)
-                pause_resume(call, req->id, false);
+        pause_resume(rq->call, rq->t, false);
 }
 
-void skiff_task_service_h_checkpoint(struct skiff_ttrpc_call *call, const uint8_t *payload,
-                                     size_t len, void *u)
+SKIFF_TASK_SERVICE_HANDLER(checkpoint)
 {
-        skiff_ttrpc_reply_error(call, SKIFF_GRPC_UNIMPLEMENTED,
+        skiff_ttrpc_reply_error(rq->call, SKIFF_GRPC_UNIMPLEMENTED,
                                 "checkpoint is not supported by skiff");
 }
 
-void skiff_task_service_h_resize_pty(struct skiff_ttrpc_call *call, const uint8_t *payload,
-                                     size_t len, void *u)
+SKIFF_TASK_SERVICE_HANDLER(resize_pty)
 {
-        _cleanup_msg_ Containerd__Task__V2__ResizePtyRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__resize_pty_request__descriptor, payload, len);
-        if (!req)
-                return;
+        Containerd__Task__V2__ResizePtyRequest *req = (void *)rq->msg;
+        struct skiff_process *p = rq->p;
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r == 0)
-                r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_IO, &err);
+        int r = skiff_task_service_check_op(rq->t, p, SKIFF_PROC_OP_IO, &err);
         if (r == 0 && !p->stdio)
                 r = skiff_error_set(&err, ENOTCONN, "resize pty: process not started");
         if (r == 0)
                 r = skiff_stdio_resize(p->stdio, req->width, req->height, &err);
         if (r < 0) {
-                skiff_task_service_reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(rq->call, r, &err);
                 return;
         }
-        skiff_task_service_reply_empty(call);
+        skiff_task_service_reply_empty(rq->call);
 }
 
-void skiff_task_service_h_close_io(struct skiff_ttrpc_call *call, const uint8_t *payload,
-                                   size_t len, void *u)
+SKIFF_TASK_SERVICE_HANDLER(close_io)
 {
-        _cleanup_msg_ Containerd__Task__V2__CloseIORequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__close_iorequest__descriptor, payload, len);
-        if (!req)
-                return;
+        Containerd__Task__V2__CloseIORequest *req = (void *)rq->msg;
+        struct skiff_process *p = rq->p;
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r == 0)
-                r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_IO, &err);
+        int r = skiff_task_service_check_op(rq->t, p, SKIFF_PROC_OP_IO, &err);
         if (r < 0) {
-                skiff_task_service_reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(rq->call, r, &err);
                 return;
         }
         if (req->stdin && p->stdio)
                 skiff_stdio_close_stdin(p->stdio);
-        skiff_task_service_reply_empty(call);
+        skiff_task_service_reply_empty(rq->call);
 }
 
-void skiff_task_service_h_update(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
-                                 void *u)
+SKIFF_TASK_SERVICE_HANDLER(update)
 {
-        _cleanup_msg_ Containerd__Task__V2__UpdateTaskRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__update_task_request__descriptor, payload, len);
-        if (!req)
-                return;
+        Containerd__Task__V2__UpdateTaskRequest *req = (void *)rq->msg;
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
         struct skiff_spec_resources *res = NULL;
-        int r = skiff_task_service_find_task(req->id, &t, &err);
-        if (r == 0 && (!req->resources || !req->resources->value.data))
+        int r = 0;
+        if (!req->resources || !req->resources->value.data)
                 r = skiff_error_set(&err, EINVAL, "update: `resources` is required");
         if (r == 0)
                 r = skiff_spec_resources_parse((const char *)req->resources->value.data,
                                                req->resources->value.len, &res, &err);
         if (r == 0)
-                r = skiff_container_update(t->container, res, &err);
+                r = skiff_container_update(rq->t->container, res, &err);
         skiff_spec_resources_free(res);
         if (r < 0) {
-                skiff_task_service_reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(rq->call, r, &err);
                 return;
         }
-        skiff_task_service_reply_empty(call);
+        skiff_task_service_reply_empty(rq->call);
 }
 
-void skiff_task_service_h_stats(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
-                                void *u)
+SKIFF_TASK_SERVICE_HANDLER(stats)
 {
-        _cleanup_msg_ Containerd__Task__V2__StatsRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__stats_request__descriptor, payload, len);
-        if (!req)
-                return;
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
         struct skiff_cgroup_stats st;
         memset(&st, 0, sizeof(st));
-        int r = skiff_task_service_find_task(req->id, &t, &err);
-        if (r == 0)
-                r = skiff_container_stats(t->container, &st, &err);
+        int r = skiff_container_stats(rq->t->container, &st, &err);
         if (r < 0) {
                 skiff_cgroup_stats_clear(&st);
-                skiff_task_service_reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(rq->call, r, &err);
                 return;
         }
         Google__Protobuf__Any any;
@@ -330,14 +261,13 @@ void skiff_task_service_h_stats(struct skiff_ttrpc_call *call, const uint8_t *pa
         skiff_cgroup_stats_clear(&st);
         Containerd__Task__V2__StatsResponse resp = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
         resp.stats = &any;
-        skiff_ttrpc_reply(call, &resp.base);
+        skiff_ttrpc_reply(rq->call, &resp.base);
         skiff_metrics_any_clear(&any);
 }
 
-void skiff_task_service_h_shutdown(struct skiff_ttrpc_call *call, const uint8_t *payload,
-                                   size_t len, void *u)
+SKIFF_TASK_SERVICE_HANDLER(shutdown)
 {
-        skiff_task_service_reply_empty(call);
+        skiff_task_service_reply_empty(rq->call);
         if (skiff_task_table_count() > 0)
                 return; /* other tasks of the pod still live here (pitfall 7) */
         skiff_shim_request_exit();

@@ -1,3 +1,7 @@
+/* The Task service (task_service.h): the errno -> status mapping, the helpers every handler
+ * shares, process exits, the lifecycle handlers Start, Delete, Kill and Exec, and the
+ * table-driven dispatcher every call goes through (decode, look up, answer failures). Create is
+ * in task_service-create.c, the query handlers in task_service-query.c. */
 #include "shim/task_service.h"
 #include "shim/task_service-internal.h"
 
@@ -12,8 +16,6 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "events/task.pb-c.h"
-#include "gpu/inject.h"
-#include "gpu/plan.h"
 #include "oci/container.h"
 #include "oci/spec.h"
 #include "runc/options.pb-c.h"
@@ -30,13 +32,26 @@
 #include "task.pb-c.h"
 #include "types/task.pb-c.h"
 
-/* Go's zero time.Time as a Timestamp: what runc reports for a process that has not exited. */
-
 static struct {
         uv_loop_t *loop;
         struct skiff_shim_ctx *ctx;
         struct skiff_reaper *reaper;
 } svc;
+
+uv_loop_t *skiff_task_service_loop(void)
+{
+        return svc.loop;
+}
+
+struct skiff_reaper *skiff_task_service_reaper(void)
+{
+        return svc.reaper;
+}
+
+const char *skiff_task_service_ns(void)
+{
+        return svc.ctx ? svc.ctx->ns : NULL;
+}
 
 /* ---- status mapping (the only errno -> status table) ----------------------------------- */
 
@@ -77,18 +92,6 @@ void skiff_task_service_reply_errno(struct skiff_ttrpc_call *call, int r, skiff_
 }
 
 /* ---- helpers --------------------------------------------------------------------------- */
-
-/* Unpacks payload into a message of descriptor d, or answers the call and returns NULL. */
-void *skiff_task_service_unpack(struct skiff_ttrpc_call *call, const ProtobufCMessageDescriptor *d,
-                                const uint8_t *payload, size_t len)
-{
-        ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, payload);
-        if (!m)
-                skiff_ttrpc_reply_error(call, SKIFF_GRPC_INTERNAL,
-                                        "ttrpc: error unmarshalling payload: invalid `%s`",
-                                        d->name);
-        return m;
-}
 
 void skiff_task_service_timestamp(Google__Protobuf__Timestamp *ts, const struct timespec *at)
 {
@@ -187,7 +190,7 @@ static void finish_init_exit(struct skiff_task *t)
         process_exited(t, t->init, t->init_exit_status, &t->init_exited_at);
 }
 
-static void init_exit_cb(const struct skiff_exit *e, void *data)
+void skiff_task_service_init_exited(const struct skiff_exit *e, void *data)
 {
         struct skiff_task *t = data;
         t->init_exit_deferred = true;
@@ -214,228 +217,13 @@ static void exec_exit_cb(const struct skiff_exit *e, void *data)
         finish_init_exit(t);
 }
 
-static void oom_cb(void *data)
+void skiff_task_service_oom(void *data)
 {
         struct skiff_task *t = data;
         log_info("oom kill: id=%s", t->id);
         Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
         ev.container_id = t->id;
         skiff_task_service_publish("/tasks/oom", "containerd.events.TaskOOM", &ev.base);
-}
-
-/* ---- Create ---------------------------------------------------------------------------- */
-
-struct create_op {
-        struct skiff_ttrpc_call *call;
-        Containerd__Task__V2__CreateTaskRequest *req; /* owned */
-        struct skiff_task *t;                         /* in the table, creating */
-        struct skiff_gpu_plan *gpu;                   /* owned; NULL: no GPUs */
-};
-
-static void create_fail(struct create_op *op, int r, skiff_err_t *err)
-{
-        skiff_task_table_remove(op->t);
-        skiff_task_free(op->t);
-        skiff_task_service_reply_errno(op->call, r, err);
-        protobuf_c_message_free_unpacked(&op->req->base, NULL);
-        skiff_gpu_plan_free(op->gpu);
-        free(op);
-}
-
-static void create_finish(int status, void *data)
-{
-        struct create_op *op = data;
-        struct skiff_task *t = op->t;
-        Containerd__Task__V2__CreateTaskRequest *req = op->req;
-        skiff_err_t err = NULL;
-
-        size_t n = req->n_rootfs;
-        _cleanup_free_ struct skiff_rootfs_mount *mounts = xcalloc(n ? n : 1, sizeof(*mounts));
-        char ***opts = xcalloc(n ? n : 1, sizeof(*opts));
-        for (size_t i = 0; i < n; i++) {
-                const Containerd__Types__Mount *m = req->rootfs[i];
-                opts[i] = xcalloc(m->n_options + 1, sizeof(char *));
-                memcpy(opts[i], m->options, m->n_options * sizeof(char *)); /* borrowed */
-                mounts[i] = (struct skiff_rootfs_mount){
-                    .type = m->type, .source = m->source, .target = m->target, .options = opts[i]};
-        }
-        struct skiff_container_config cfg = {
-            .id = t->id,
-            .bundle = t->bundle,
-            .spec = t->spec,
-            .rootfs = mounts,
-            .n_rootfs = n,
-            .stdio = skiff_stdio_child_fds(t->init->stdio),
-        };
-        if (op->gpu) {
-                cfg.pre_pivot = skiff_gpu_inject_rootfs;
-                cfg.pre_pivot_data = op->gpu;
-        }
-        int console = -1;
-        int r = skiff_container_create(&cfg, &t->container, &console, &err);
-        for (size_t i = 0; i < n; i++)
-                free(opts[i]);
-        free(opts);
-        if (r < 0) {
-                create_fail(op, r, &err);
-                return;
-        }
-        skiff_stdio_child_started(t->init->stdio);
-        skiff_shim_gpu_created(t->id, op->gpu);
-        op->gpu = skiff_gpu_plan_free(op->gpu);
-        t->init->pid = skiff_container_pid(t->container);
-        r = skiff_reaper_subscribe(svc.reaper, t->init->pid, init_exit_cb, t);
-        if (r < 0) {
-                skiff_error_set(&err, -r, "watch init pid %d: %s", (int)t->init->pid, strerror(-r));
-                (void)skiff_container_destroy(t->container, NULL);
-                create_fail(op, r, &err);
-                return;
-        }
-        if (console >= 0 && skiff_stdio_attach_console(t->init->stdio, console, &err) < 0) {
-                log_warn("console copy failed, ignoring: id=%s error=%s", t->id,
-                         skiff_error_msg(err));
-                skiff_error_free(&err);
-        }
-        if (skiff_oom_watch_start(svc.loop, t->container, oom_cb, t, &t->oom, &err) < 0) {
-                log_debug("no oom events: id=%s error=%s", t->id, skiff_error_msg(err));
-                skiff_error_free(&err);
-        }
-        t->creating = false;
-
-        Containerd__Events__TaskIO io = CONTAINERD__EVENTS__TASK_IO__INIT;
-        io.stdin = t->init->stdin_path;
-        io.stdout = t->init->stdout_path;
-        io.stderr = t->init->stderr_path;
-        io.terminal = t->init->terminal;
-        Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
-        ev.container_id = t->id;
-        ev.bundle = t->bundle;
-        ev.n_rootfs = req->n_rootfs;
-        ev.rootfs = req->rootfs;
-        ev.io = &io;
-        ev.checkpoint = req->checkpoint;
-        ev.pid = (uint32_t)t->init->pid;
-        skiff_task_service_publish("/tasks/create", "containerd.events.TaskCreate", &ev.base);
-
-        Containerd__Task__V2__CreateTaskResponse resp =
-            CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
-        resp.pid = (uint32_t)t->init->pid;
-        skiff_ttrpc_reply(op->call, &resp.base);
-        protobuf_c_message_free_unpacked(&req->base, NULL);
-        free(op);
-}
-
-static void create_open_stdio(struct create_op *op)
-{
-        struct skiff_task *t = op->t;
-        Containerd__Task__V2__CreateTaskRequest *req = op->req;
-        skiff_err_t err = NULL;
-        /* GPUs: after the environment was assembled (its requires.cuda and loader count). */
-        int r = skiff_shim_gpu_prepare(t->id, t->spec, &op->gpu, &err);
-        if (r < 0) {
-                create_fail(op, r, &err);
-                return;
-        }
-        struct skiff_stdio_config scfg = {
-            .id = t->id,
-            .ns = svc.ctx ? svc.ctx->ns : NULL,
-            .in = req->stdin,
-            .out = req->stdout,
-            .err = req->stderr,
-            .terminal = req->terminal,
-        };
-        r = skiff_stdio_open(svc.loop, svc.reaper, &scfg, &t->init->stdio, &err);
-        if (r < 0) {
-                create_fail(op, r, &err);
-                return;
-        }
-        r = skiff_stdio_wait_ready(t->init->stdio, create_finish, op);
-        if (r < 0) {
-                skiff_error_set(&err, -r, "wait for the logger: %s", strerror(-r));
-                create_fail(op, r, &err);
-        }
-}
-
-static void create_env_ready(int r, skiff_err_t *err, void *data)
-{
-        if (r < 0)
-                create_fail(data, r, err);
-        else
-                create_open_stdio(data);
-}
-
-static void h_create(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
-{
-        Containerd__Task__V2__CreateTaskRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__create_task_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct create_op *op = xcalloc(1, sizeof(*op));
-        op->call = call;
-        op->req = req;
-        int r = 0;
-        if (!*req->id || !*req->bundle)
-                r = skiff_error_set(&err, EINVAL, "create: `id` and `bundle` are required");
-        else if (*req->checkpoint)
-                r = skiff_error_set(&err, ENOTSUP, "create from checkpoint is not supported");
-        else if (skiff_task_table_find(req->id))
-                r = skiff_error_set(&err, EEXIST, "task `%s` already exists", req->id);
-        if (r < 0) {
-                skiff_task_service_reply_errno(call, r, &err);
-                protobuf_c_message_free_unpacked(&req->base, NULL);
-                free(op);
-                return;
-        }
-        struct skiff_task *t = op->t = skiff_task_new(req->id, req->bundle);
-        t->creating = true;
-        (void)skiff_task_table_add(t); /* cannot fail: checked above */
-        t->init = skiff_process_new(NULL, req->stdin, req->stdout, req->stderr, req->terminal);
-        t->init->task = t;
-
-        r = skiff_spec_load(req->bundle, &t->spec, &err);
-        if (r < 0) {
-                create_fail(op, r, &err);
-                return;
-        }
-        t->own_pidns = skiff_spec_has_namespace(t->spec, SKIFF_NS_PID, NULL);
-        /* Only a namespace of our own: joining one by path shares it. */
-        const char *pidns_path = NULL;
-        if (t->own_pidns && skiff_spec_has_namespace(t->spec, SKIFF_NS_PID, &pidns_path) &&
-            pidns_path)
-                t->own_pidns = false;
-
-        const char *ctype = skiff_spec_annotation(t->spec, "io.kubernetes.cri.container-type");
-        if (ctype && strcmp(ctype, "sandbox") == 0) {
-                skiff_shim_env_sandbox(req->bundle, t->spec);
-        } else {
-                /* An imageless container waits for its environment (env.h). */
-                size_t n = req->n_rootfs;
-                _cleanup_free_ struct skiff_rootfs_mount *mounts =
-                    xcalloc(n ? n : 1, sizeof(*mounts));
-                char ***opts = xcalloc(n ? n : 1, sizeof(*opts));
-                for (size_t i = 0; i < n; i++) {
-                        const Containerd__Types__Mount *m = req->rootfs[i];
-                        opts[i] = xcalloc(m->n_options + 1, sizeof(char *));
-                        memcpy(opts[i], m->options, m->n_options * sizeof(char *)); /* borrowed */
-                        mounts[i] = (struct skiff_rootfs_mount){.type = m->type,
-                                                                .source = m->source,
-                                                                .target = m->target,
-                                                                .options = opts[i]};
-                }
-                r = skiff_shim_env_prepare(t->id, req->bundle, t->spec, mounts, n, create_env_ready,
-                                           op, &err);
-                for (size_t i = 0; i < n; i++)
-                        free(opts[i]);
-                free(opts);
-                if (r < 0) {
-                        create_fail(op, r, &err);
-                        return;
-                }
-                if (r == 0)
-                        return;
-        }
-        create_open_stdio(op);
 }
 
 /* ---- Start ----------------------------------------------------------------------------- */
@@ -516,7 +304,7 @@ static void start_exec(struct skiff_ttrpc_call *call, struct skiff_task *t, stru
         }
         struct skiff_stdio_config scfg = {
             .id = t->id,
-            .ns = svc.ctx ? svc.ctx->ns : NULL,
+            .ns = skiff_task_service_ns(),
             .in = p->stdin_path,
             .out = p->stdout_path,
             .err = p->stderr_path,
@@ -539,25 +327,17 @@ static void start_exec(struct skiff_ttrpc_call *call, struct skiff_task *t, stru
         }
 }
 
-static void h_start(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
+static void h_start(struct skiff_task_request *rq)
 {
-        _cleanup_msg_ Containerd__Task__V2__StartRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__start_request__descriptor, payload, len);
-        if (!req)
-                return;
-        skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r < 0) {
-                skiff_task_service_reply_errno(call, r, &err);
-                return;
-        }
+        struct skiff_ttrpc_call *call = rq->call;
+        struct skiff_task *t = rq->t;
+        struct skiff_process *p = rq->p;
         if (!skiff_process_is_init(p)) {
                 start_exec(call, t, p);
                 return;
         }
-        r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_START, &err);
+        skiff_err_t err = NULL;
+        int r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_START, &err);
         if (r == 0)
                 r = skiff_container_start(t->container, &err);
         if (r < 0) {
@@ -614,18 +394,13 @@ static void delete_task(struct skiff_task *t)
         skiff_task_free(t);
 }
 
-static void h_delete(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
+static void h_delete(struct skiff_task_request *rq)
 {
-        _cleanup_msg_ Containerd__Task__V2__DeleteRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__delete_request__descriptor, payload, len);
-        if (!req)
-                return;
+        struct skiff_ttrpc_call *call = rq->call;
+        struct skiff_task *t = rq->t;
+        struct skiff_process *p = rq->p;
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r == 0)
-                r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_DELETE, &err);
+        int r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_DELETE, &err);
         if (r < 0) {
                 skiff_task_service_reply_errno(call, r, &err);
                 return;
@@ -666,17 +441,14 @@ static void h_delete(struct skiff_ttrpc_call *call, const uint8_t *payload, size
 
 /* ---- Kill, Pause, Resume, Checkpoint --------------------------------------------------- */
 
-static void h_kill(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
+static void h_kill(struct skiff_task_request *rq)
 {
-        _cleanup_msg_ Containerd__Task__V2__KillRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__kill_request__descriptor, payload, len);
-        if (!req)
-                return;
+        Containerd__Task__V2__KillRequest *req = (void *)rq->msg;
+        struct skiff_task *t = rq->t;
+        struct skiff_process *p = rq->p;
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
-        struct skiff_process *p = NULL;
-        int r = skiff_task_service_find_process(req->id, req->exec_id, &t, &p, &err);
-        if (r == 0 && skiff_process_is_init(p) && t->init_exit_deferred)
+        int r = 0;
+        if (skiff_process_is_init(p) && t->init_exit_deferred)
                 r = skiff_error_set(&err, ENOENT, "process already finished");
         if (r == 0)
                 r = skiff_task_service_check_op(t, p, SKIFF_PROC_OP_KILL, &err);
@@ -695,25 +467,22 @@ static void h_kill(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t
                 }
         }
         if (r < 0) {
-                skiff_task_service_reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(rq->call, r, &err);
                 return;
         }
-        skiff_task_service_reply_empty(call);
+        skiff_task_service_reply_empty(rq->call);
 }
 
 /* ---- Exec, ResizePty, CloseIO, Update, Stats, Shutdown --------------------------------- */
 
-static void h_exec(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *u)
+static void h_exec(struct skiff_task_request *rq)
 {
-        _cleanup_msg_ Containerd__Task__V2__ExecProcessRequest *req = skiff_task_service_unpack(
-            call, &containerd__task__v2__exec_process_request__descriptor, payload, len);
-        if (!req)
-                return;
+        Containerd__Task__V2__ExecProcessRequest *req = (void *)rq->msg;
+        struct skiff_task *t = rq->t;
         skiff_err_t err = NULL;
-        struct skiff_task *t = NULL;
         struct skiff_spec_process *spec = NULL;
-        int r = skiff_task_service_find_task(req->id, &t, &err);
-        if (r == 0 && !*req->exec_id)
+        int r = 0;
+        if (!*req->exec_id)
                 r = skiff_error_set(&err, EINVAL, "exec: `exec_id` is required");
         if (r == 0 && skiff_task_process(t, req->exec_id))
                 r = skiff_error_set(&err, EEXIST, "exec `%s` already exists in task `%s`",
@@ -736,7 +505,7 @@ static void h_exec(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t
                 skiff_shim_gpu_exec(t->id, spec);
         if (r < 0) {
                 skiff_spec_process_free(spec);
-                skiff_task_service_reply_errno(call, r, &err);
+                skiff_task_service_reply_errno(rq->call, r, &err);
                 return;
         }
         struct skiff_process *p =
@@ -749,33 +518,118 @@ static void h_exec(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t
         ev.exec_id = p->exec_id;
         skiff_task_service_publish("/tasks/exec-added", "containerd.events.TaskExecAdded",
                                    &ev.base);
-        skiff_task_service_reply_empty(call);
+        skiff_task_service_reply_empty(rq->call);
 }
 
-/* ---- registration ---------------------------------------------------------------------- */
+/* ---- dispatch and registration --------------------------------------------------------- */
+
+/* The data of each entry of task_methods: how to prepare the call for its handler. */
+struct task_method {
+        /* The request message; NULL: the payload is not decoded. With a lookup, the message has
+         * a string `id` (and `exec_id` for _PROCESS), checked by skiff_task_service_init(). */
+        const ProtobufCMessageDescriptor *req;
+        enum skiff_task_lookup lookup;
+        void (*fn)(struct skiff_task_request *rq);
+};
+
+/* The singular string field `name` of d, or NULL. */
+static const ProtobufCFieldDescriptor *string_field(const ProtobufCMessageDescriptor *d,
+                                                    const char *name)
+{
+        const ProtobufCFieldDescriptor *f =
+            d ? protobuf_c_message_descriptor_get_field_by_name(d, name) : NULL;
+        if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+                return NULL;
+        return f;
+}
+
+/* The value of m's string field `name` (which skiff_task_service_init() checked exists). */
+static const char *string_value(const ProtobufCMessage *m, const char *name)
+{
+        const ProtobufCFieldDescriptor *f = string_field(m->descriptor, name);
+        return *(const char *const *)((const char *)m + f->offset);
+}
+
+/* The one preamble of every Task handler: decode the request, look up the task or process it
+ * names, answer a failure (with the single errno -> status mapping), else run the handler. */
+static void task_dispatch(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len,
+                          void *u)
+{
+        const struct task_method *m = skiff_ttrpc_call_data(call);
+        struct skiff_task_request rq = {.call = call};
+        if (m->req) {
+                rq.msg = protobuf_c_message_unpack(m->req, NULL, len, payload);
+                if (!rq.msg) {
+                        skiff_ttrpc_reply_error(call, SKIFF_GRPC_INTERNAL,
+                                                "ttrpc: error unmarshalling payload: invalid `%s`",
+                                                m->req->name);
+                        return;
+                }
+        }
+        skiff_err_t err = NULL;
+        int r = 0;
+        if (m->lookup == SKIFF_TASK_LOOKUP_TASK)
+                r = skiff_task_service_find_task(string_value(rq.msg, "id"), &rq.t, &err);
+        else if (m->lookup == SKIFF_TASK_LOOKUP_PROCESS)
+                r = skiff_task_service_find_process(string_value(rq.msg, "id"),
+                                                    string_value(rq.msg, "exec_id"), &rq.t, &rq.p,
+                                                    &err);
+        if (r < 0)
+                skiff_task_service_reply_errno(call, r, &err);
+        else
+                m->fn(&rq);
+        if (rq.msg)
+                protobuf_c_message_free_unpacked(rq.msg, NULL);
+}
+
+/* The data of a task_methods entry: how task_dispatch prepares the call for fn. The request
+ * is containerd.task.v2.<msg> (NULL: not decoded). */
+#define TASK_METHOD(msg, lookup, fn)                                                               \
+        (&(const struct task_method){(msg), SKIFF_TASK_LOOKUP_##lookup, (fn)})
+#define REQ(msg) (&containerd__task__v2__##msg##__descriptor)
 
 static const struct skiff_ttrpc_method task_methods[] = {
-    {"State", skiff_task_service_h_state},
-    {"Create", h_create},
-    {"Start", h_start},
-    {"Delete", h_delete},
-    {"Pids", skiff_task_service_h_pids},
-    {"Pause", skiff_task_service_h_pause},
-    {"Resume", skiff_task_service_h_resume},
-    {"Checkpoint", skiff_task_service_h_checkpoint},
-    {"Kill", h_kill},
-    {"Exec", h_exec},
-    {"ResizePty", skiff_task_service_h_resize_pty},
-    {"CloseIO", skiff_task_service_h_close_io},
-    {"Update", skiff_task_service_h_update},
-    {"Wait", skiff_task_service_h_wait},
-    {"Stats", skiff_task_service_h_stats},
-    {"Connect", skiff_task_service_h_connect},
-    {"Shutdown", skiff_task_service_h_shutdown},
+    {"State", task_dispatch, TASK_METHOD(REQ(state_request), NONE, skiff_task_service_h_state)},
+    {"Create", task_dispatch,
+     TASK_METHOD(REQ(create_task_request), NONE, skiff_task_service_h_create)},
+    {"Start", task_dispatch, TASK_METHOD(REQ(start_request), PROCESS, h_start)},
+    {"Delete", task_dispatch, TASK_METHOD(REQ(delete_request), PROCESS, h_delete)},
+    {"Pids", task_dispatch, TASK_METHOD(REQ(pids_request), TASK, skiff_task_service_h_pids)},
+    {"Pause", task_dispatch, TASK_METHOD(REQ(pause_request), TASK, skiff_task_service_h_pause)},
+    {"Resume", task_dispatch, TASK_METHOD(REQ(resume_request), TASK, skiff_task_service_h_resume)},
+    {"Checkpoint", task_dispatch, TASK_METHOD(NULL, NONE, skiff_task_service_h_checkpoint)},
+    {"Kill", task_dispatch, TASK_METHOD(REQ(kill_request), PROCESS, h_kill)},
+    {"Exec", task_dispatch, TASK_METHOD(REQ(exec_process_request), TASK, h_exec)},
+    {"ResizePty", task_dispatch,
+     TASK_METHOD(REQ(resize_pty_request), PROCESS, skiff_task_service_h_resize_pty)},
+    {"CloseIO", task_dispatch,
+     TASK_METHOD(REQ(close_iorequest), PROCESS, skiff_task_service_h_close_io)},
+    {"Update", task_dispatch,
+     TASK_METHOD(REQ(update_task_request), TASK, skiff_task_service_h_update)},
+    {"Wait", task_dispatch, TASK_METHOD(REQ(wait_request), PROCESS, skiff_task_service_h_wait)},
+    {"Stats", task_dispatch, TASK_METHOD(REQ(stats_request), TASK, skiff_task_service_h_stats)},
+    {"Connect", task_dispatch,
+     TASK_METHOD(REQ(connect_request), NONE, skiff_task_service_h_connect)},
+    {"Shutdown", task_dispatch, TASK_METHOD(NULL, NONE, skiff_task_service_h_shutdown)},
 };
+
+/* Whether every lookup in task_methods can read the fields it needs. */
+static bool task_methods_valid(void)
+{
+        for (size_t i = 0; i < SKIFF_ARRAY_SIZE(task_methods); i++) {
+                const struct task_method *m = task_methods[i].data;
+                if (m->lookup != SKIFF_TASK_LOOKUP_NONE && !string_field(m->req, "id"))
+                        return false;
+                if (m->lookup == SKIFF_TASK_LOOKUP_PROCESS && !string_field(m->req, "exec_id"))
+                        return false;
+        }
+        return true;
+}
 
 int skiff_task_service_init(uv_loop_t *loop, struct skiff_shim_ctx *ctx)
 {
+        if (!task_methods_valid())
+                return -EINVAL;
         int r = skiff_reaper_new(loop, &svc.reaper);
         if (r < 0)
                 return r;

@@ -164,7 +164,7 @@ def phase_rollback(srv):
     cri = Cri(SOCK, handler="skiff")
     once(cri, EMPTY, "acme/hello@1")
     once(cri, EMPTY, "acme/hello@2")
-    warm, down, reqs = [], [], 0
+    warm, down, back, reqs = [], [], [], 0
     for _ in range(N):
         once(cri, EMPTY, "acme/hello@2")      # the rollout
         srv.stop()                            # the hub goes away
@@ -173,6 +173,8 @@ def phase_rollback(srv):
         before = len(srv.requests)
         warm.append(once(cri, EMPTY, "acme/hello@1"))
         reqs += len(srv.requests) - before
+        once(cri, EMPTY, "acme/hello@2")      # control: the same rollback with the hub up
+        back.append(once(cri, EMPTY, "acme/hello@1"))
     print("\n#### 4. Rollback with the hub down vs warm start (host network)\n")
     row("pod", "pod up median (ms)", "min", "max", "n")
     print("|---|---|---|---|---|")
@@ -180,6 +182,8 @@ def phase_rollback(srv):
         "%.1f" % max(down), len(down))
     row("acme/hello@1 warm, hub up", "%.1f" % med(warm), "%.1f" % min(warm),
         "%.1f" % max(warm), len(warm))
+    row("acme/hello@1 after @2, hub up (control)", "%.1f" % med(back), "%.1f" % min(back),
+        "%.1f" % max(back), len(back))
     print("\nhub down / warm = %.2f (target: equal); requests to the server during the %d warm "
           "@1 pods: %d" % (med(down) / med(warm), N, reqs))
 

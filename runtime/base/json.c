@@ -457,3 +457,21 @@ int skiff_json_gen_finish(struct skiff_json_gen *g, char **out, size_t *len, ski
                 *len = n;
         return 0;
 }
+
+int skiff_json_gen_finish_line(struct skiff_json_gen *g, char **out, size_t *len, skiff_err_t *err)
+{
+        char *doc = NULL;
+        size_t n = 0;
+        int r = skiff_json_gen_finish(g, &doc, &n, err);
+        if (r < 0)
+                return r;
+        if (n == 0 || doc[n - 1] != '\n') {
+                doc = xrealloc(doc, n + 2);
+                doc[n++] = '\n';
+                doc[n] = '\0';
+        }
+        *out = doc;
+        if (len)
+                *len = n;
+        return 0;
+}

@@ -114,5 +114,8 @@ void skiff_json_gen_kv_u64(struct skiff_json_gen *g, const char *k, uint64_t v);
 void skiff_json_gen_kv_bool(struct skiff_json_gen *g, const char *k, bool v);
 /* Returns the document as a heap NUL-terminated string (len optional). -EINVAL on misuse. */
 int skiff_json_gen_finish(struct skiff_json_gen *g, char **out, size_t *len, skiff_err_t *err);
+/* skiff_json_gen_finish() for a text file: a '\n' is appended unless the document already ends
+ * with one (*len counts it). */
+int skiff_json_gen_finish_line(struct skiff_json_gen *g, char **out, size_t *len, skiff_err_t *err);
 
 #endif

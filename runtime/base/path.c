@@ -23,6 +23,14 @@ char *skiff_path_join(const char *a, const char *b)
         return xasprintf("%.*s/%s", (int)al, a, b);
 }
 
+char *skiff_path_strip_trailing_slashes(const char *p)
+{
+        size_t n = strlen(p);
+        while (n > 0 && p[n - 1] == '/')
+                n--;
+        return xstrndup(p, n);
+}
+
 char *skiff_path_clean(const char *p)
 {
         bool abs = p[0] == '/';

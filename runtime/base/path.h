@@ -12,6 +12,9 @@ char *skiff_path_clean(const char *p);
 bool skiff_path_is_safe_relative(const char *p);
 /* True when name is a valid single path component: non-empty, no '/', not "." or "..". */
 bool skiff_path_is_component(const char *name);
+/* Heap copy of p without its trailing '/' characters ("a//" -> "a", "/" -> ""); for cache and
+ * hub base URLs as well as paths. */
+char *skiff_path_strip_trailing_slashes(const char *p);
 /* Returns a pointer to the last component of p (within p). */
 const char *skiff_path_basename(const char *p);
 /* Heap copy of the directory part of p ("." when none). */

@@ -26,6 +26,7 @@
 #include "base/strbuf.h"
 #include "base/strv.h"
 #include "base/xalloc.h"
+#include "cli/agent_metrics.h"
 #include "cli/cli.h"
 #include "cli/httpd.h"
 #include "cli/nodestats.h"
@@ -37,14 +38,14 @@
 #define PREFETCH_MAX      (1 << 20)
 
 enum job { JOB_NONE, JOB_SCAN, JOB_GC, JOB_PREFETCH, _JOB_MAX };
-static const char *const job_names[_JOB_MAX] = {"none", "scan", "gc", "prefetch"};
+/* NULL-terminated: job_names + JOB_SCAN lists the workers. */
+static const char *const job_names[_JOB_MAX + 1] = {"none", "scan", "gc", "prefetch", NULL};
 
 struct agent {
         const char *listen;
         const char *config_path; /* NULL: default */
         int64_t gc_interval_ms;
         int64_t scan_interval_ms;
-        uint64_t max_size; /* 0: no budget */
         const char *prefetch_file;
         char *self;
         struct skiff_config *cfg;
@@ -63,16 +64,8 @@ struct agent {
         uint8_t prefetch_digest[SKIFF_SHA256_LEN];
         bool prefetch_seen;
 
-        /* metrics owned by the agent */
-        time_t started;
-        uint64_t gc_runs[2]; /* success, failure */
-        uint64_t gc_deleted, gc_freed;
-        double gc_last_seconds;
-        time_t gc_last;
-        bool have_size;
-        uint64_t store_paths, store_bytes;
-        uint64_t prefetch[2]; /* success, failure */
-        uint64_t agent_errors[SKIFF_NODESTATS_REASONS];
+        /* metrics owned by the agent (m.max_size is the GC size budget) */
+        struct skiff_agent_metrics m;
         uint64_t worker_crashes;
 };
 
@@ -196,7 +189,7 @@ static int work_scan(struct agent *a, int fd)
 
 static int work_gc(struct agent *a, int fd)
 {
-        struct skiff_gc_opts o = {.max_size = a->max_size};
+        struct skiff_gc_opts o = {.max_size = a->m.max_size};
         struct skiff_gc_result res = {0};
         _cleanup_error_ skiff_err_t err = NULL;
         struct timespec t0, t1;
@@ -380,7 +373,7 @@ static void start_job(struct agent *a, enum job job)
 
 static void count_error(struct agent *a, int64_t errnum)
 {
-        a->agent_errors[skiff_nodestats_reason((int)errnum)]++;
+        a->m.agent_errors[skiff_nodestats_reason((int)errnum)]++;
 }
 
 static void job_result(struct agent *a, skiff_jv *v)
@@ -393,7 +386,7 @@ static void job_result(struct agent *a, skiff_jv *v)
                 const char *m = skiff_json_str(skiff_json_get(v, "message"));
                 const char *ref = skiff_json_str(skiff_json_get(v, "ref"));
                 if (a->job == JOB_PREFETCH && ref) {
-                        a->prefetch[1]++;
+                        a->m.prefetch[1]++;
                         count_error(a, EIO);
                         int64_t st = 0;
                         (void)skiff_json_i64(skiff_json_get(v, "status"), &st);
@@ -403,17 +396,17 @@ static void job_result(struct agent *a, skiff_jv *v)
                 }
                 count_error(a, e);
                 if (a->job == JOB_GC)
-                        a->gc_runs[1]++;
+                        a->m.gc_runs[1]++;
                 alog("error", "worker failed", "job", job_names[a->job], "error", m ? m : "?",
                      NULL);
                 return;
         }
         if (a->job == JOB_SCAN) {
-                (void)skiff_json_u64(skiff_json_get(v, "paths"), &a->store_paths);
-                (void)skiff_json_u64(skiff_json_get(v, "bytes"), &a->store_bytes);
-                a->have_size = true;
-                if (a->max_size && a->store_bytes > a->max_size && !a->want[JOB_GC]) {
-                        _cleanup_free_ char *b = u64s(a->store_bytes), *m = u64s(a->max_size);
+                (void)skiff_json_u64(skiff_json_get(v, "paths"), &a->m.store_paths);
+                (void)skiff_json_u64(skiff_json_get(v, "bytes"), &a->m.store_bytes);
+                a->m.have_size = true;
+                if (a->m.max_size && a->m.store_bytes > a->m.max_size && !a->want[JOB_GC]) {
+                        _cleanup_free_ char *b = u64s(a->m.store_bytes), *m = u64s(a->m.max_size);
                         alog("info", "store over its size budget: scheduling gc", "size_bytes", b,
                              "budget_bytes", m, NULL);
                         a->want[JOB_GC] = true;
@@ -424,19 +417,19 @@ static void job_result(struct agent *a, skiff_jv *v)
                 (void)skiff_json_u64(skiff_json_get(v, "freed"), &freed);
                 (void)skiff_json_u64(skiff_json_get(v, "size_after"), &after);
                 (void)skiff_json_u64(skiff_json_get(v, "total"), &total);
-                (void)skiff_json_double(skiff_json_get(v, "seconds"), &a->gc_last_seconds);
-                a->gc_runs[0]++;
-                a->gc_deleted += del;
-                a->gc_freed += freed;
-                a->gc_last = time(NULL);
-                a->store_bytes = after;
-                a->store_paths = total - del;
-                a->have_size = true;
+                (void)skiff_json_double(skiff_json_get(v, "seconds"), &a->m.gc_last_seconds);
+                a->m.gc_runs[0]++;
+                a->m.gc_deleted += del;
+                a->m.gc_freed += freed;
+                a->m.gc_last = time(NULL);
+                a->m.store_bytes = after;
+                a->m.store_paths = total - del;
+                a->m.have_size = true;
                 _cleanup_free_ char *ds = u64s(del), *fs = u64s(freed), *as = u64s(after);
                 alog("info", "gc finished", "deleted", ds, "freed_bytes", fs, "size_bytes", as,
                      NULL);
         } else if (a->job == JOB_PREFETCH) {
-                a->prefetch[0]++;
+                a->m.prefetch[0]++;
                 alog("info", "prefetched", "ref", skiff_json_str(skiff_json_get(v, "ref")), NULL);
         }
 }
@@ -509,12 +502,6 @@ static void check_prefetch_file(struct agent *a)
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
-static void metric_head(struct skiff_strbuf *b, const char *name, const char *type,
-                        const char *help)
-{
-        skiff_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 static void render_metrics(struct agent *a, struct skiff_strbuf *b)
 {
         struct skiff_nodestats s = {0};
@@ -522,104 +509,8 @@ static void render_metrics(struct agent *a, struct skiff_strbuf *b)
         bool stats_ok = skiff_nodestats_load(a->cfg->store_root, &s, &err) >= 0;
         if (!stats_ok)
                 alog("warning", "cannot read node stats", "error", err->msg, NULL);
-
-        metric_head(b, "skiff_build_info", "gauge", "Version of the skiff agent.");
-        skiff_strbuf_printf(b, "skiff_build_info{version=\"%s\"} 1\n", SKIFF_VERSION);
-        metric_head(b, "skiff_agent_start_time_seconds", "gauge", "Unix time the agent started.");
-        skiff_strbuf_printf(b, "skiff_agent_start_time_seconds %lld\n", (long long)a->started);
-        metric_head(b, "skiff_stats_file_ok", "gauge", "1 when the node stats file could be read.");
-        skiff_strbuf_printf(b, "skiff_stats_file_ok %d\n", stats_ok ? 1 : 0);
-
-        metric_head(b, "skiff_realizations_total", "counter",
-                    "Realizations run on this node (by shims and the agent), by result.");
-        skiff_strbuf_printf(b, "skiff_realizations_total{result=\"success\"} %llu\n",
-                            (unsigned long long)s.success);
-        skiff_strbuf_printf(b, "skiff_realizations_total{result=\"failure\"} %llu\n",
-                            (unsigned long long)s.failure);
-        metric_head(b, "skiff_paths_fetched_total", "counter",
-                    "Store paths downloaded, verified and added.");
-        skiff_strbuf_printf(b, "skiff_paths_fetched_total %llu\n",
-                            (unsigned long long)s.paths_fetched);
-        metric_head(b, "skiff_fetched_bytes_total", "counter",
-                    "Bytes downloaded from binary caches.");
-        skiff_strbuf_printf(b, "skiff_fetched_bytes_total %llu\n",
-                            (unsigned long long)s.bytes_fetched);
-        metric_head(b, "skiff_cache_hits_total", "counter",
-                    "Store paths a realization found already present in the node store.");
-        skiff_strbuf_printf(b, "skiff_cache_hits_total %llu\n", (unsigned long long)s.cache_hits);
-
-        metric_head(b, "skiff_realization_duration_seconds", "histogram",
-                    "Wall time of realizations.");
-        uint64_t cum = 0;
-        for (size_t i = 0; i < SKIFF_NODESTATS_NBUCKET; i++) {
-                cum += s.buckets[i];
-                if (i + 1 < SKIFF_NODESTATS_NBUCKET)
-                        skiff_strbuf_printf(b,
-                                            "skiff_realization_duration_seconds_bucket{le=\"%g\"} "
-                                            "%llu\n",
-                                            SKIFF_NODESTATS_BUCKETS[i], (unsigned long long)cum);
-                else
-                        skiff_strbuf_printf(b,
-                                            "skiff_realization_duration_seconds_bucket{le=\"+Inf\"}"
-                                            " %llu\n",
-                                            (unsigned long long)cum);
-        }
-        skiff_strbuf_printf(b, "skiff_realization_duration_seconds_sum %.6f\n", s.duration_sum);
-        skiff_strbuf_printf(b, "skiff_realization_duration_seconds_count %llu\n",
-                            (unsigned long long)cum);
-
-        metric_head(b, "skiff_errors_total", "counter",
-                    "Failures by reason: realizations (source=realize) and agent work "
-                    "(source=agent).");
-        for (size_t i = 0; i < SKIFF_NODESTATS_REASONS; i++) {
-                skiff_strbuf_printf(
-                    b, "skiff_errors_total{source=\"realize\",reason=\"%s\"} %llu\n",
-                    skiff_nodestats_reason_name(i), (unsigned long long)s.errors[i]);
-                skiff_strbuf_printf(b, "skiff_errors_total{source=\"agent\",reason=\"%s\"} %llu\n",
-                                    skiff_nodestats_reason_name(i),
-                                    (unsigned long long)a->agent_errors[i]);
-        }
-
-        if (a->have_size) {
-                metric_head(b, "skiff_store_size_bytes", "gauge",
-                            "Total NAR size of the paths in the node store.");
-                skiff_strbuf_printf(b, "skiff_store_size_bytes %llu\n",
-                                    (unsigned long long)a->store_bytes);
-                metric_head(b, "skiff_store_paths", "gauge", "Store paths in the node store.");
-                skiff_strbuf_printf(b, "skiff_store_paths %llu\n",
-                                    (unsigned long long)a->store_paths);
-        }
-        metric_head(b, "skiff_store_size_budget_bytes", "gauge",
-                    "GC size budget (0: none; GC then removes every unreachable path).");
-        skiff_strbuf_printf(b, "skiff_store_size_budget_bytes %llu\n",
-                            (unsigned long long)a->max_size);
-        metric_head(b, "skiff_gc_runs_total", "counter", "GC runs by the agent, by result.");
-        skiff_strbuf_printf(b, "skiff_gc_runs_total{result=\"success\"} %llu\n",
-                            (unsigned long long)a->gc_runs[0]);
-        skiff_strbuf_printf(b, "skiff_gc_runs_total{result=\"failure\"} %llu\n",
-                            (unsigned long long)a->gc_runs[1]);
-        metric_head(b, "skiff_gc_deleted_paths_total", "counter", "Store paths deleted by GC.");
-        skiff_strbuf_printf(b, "skiff_gc_deleted_paths_total %llu\n",
-                            (unsigned long long)a->gc_deleted);
-        metric_head(b, "skiff_gc_freed_bytes_total", "counter", "NAR bytes freed by GC.");
-        skiff_strbuf_printf(b, "skiff_gc_freed_bytes_total %llu\n",
-                            (unsigned long long)a->gc_freed);
-        metric_head(b, "skiff_gc_last_run_timestamp_seconds", "gauge",
-                    "Unix time of the last successful GC (0: none yet).");
-        skiff_strbuf_printf(b, "skiff_gc_last_run_timestamp_seconds %lld\n", (long long)a->gc_last);
-        metric_head(b, "skiff_gc_last_duration_seconds", "gauge", "Duration of the last GC.");
-        skiff_strbuf_printf(b, "skiff_gc_last_duration_seconds %.6f\n", a->gc_last_seconds);
-        metric_head(b, "skiff_prefetch_total", "counter",
-                    "Prefetch attempts of listed references, by result.");
-        skiff_strbuf_printf(b, "skiff_prefetch_total{result=\"success\"} %llu\n",
-                            (unsigned long long)a->prefetch[0]);
-        skiff_strbuf_printf(b, "skiff_prefetch_total{result=\"failure\"} %llu\n",
-                            (unsigned long long)a->prefetch[1]);
-        metric_head(b, "skiff_agent_worker_running", "gauge",
-                    "1 while a worker (gc, scan, prefetch) runs.");
-        for (enum job j = JOB_SCAN; j < _JOB_MAX; j++)
-                skiff_strbuf_printf(b, "skiff_agent_worker_running{job=\"%s\"} %d\n", job_names[j],
-                                    a->job == j ? 1 : 0);
+        skiff_agent_metrics_render(&a->m, stats_ok ? &s : NULL, job_names + JOB_SCAN,
+                                   a->job == JOB_NONE ? NULL : job_names[a->job], b);
 }
 
 static int on_http(const char *path, struct skiff_strbuf *body, const char **ctype, void *ud)
@@ -850,8 +741,8 @@ int skiff_cli_agent(int argc, char **argv)
         if (skiff_config_load(a.config_path, &cfg, &err) < 0)
                 return skiff_cli_fail("agent", err->msg);
         a.cfg = cfg;
-        a.max_size = cfg->gc_max_size;
-        if (max && skiff_config_parse_size(max, &a.max_size) < 0) {
+        a.m.max_size = cfg->gc_max_size;
+        if (max && skiff_config_parse_size(max, &a.m.max_size) < 0) {
                 fprintf(stderr, "skiff agent: invalid size `%s`\n", max);
                 return SKIFF_EXIT_USAGE;
         }
@@ -875,14 +766,14 @@ int skiff_cli_agent(int argc, char **argv)
         a.sigfd = sigfd;
         if (skiff_httpd_open(a.listen, on_http, &a, &a.httpd, &err) < 0)
                 return skiff_cli_fail("agent", err->msg);
-        a.started = time(NULL);
+        a.m.started = time(NULL);
         int64_t now = now_ms();
         a.next_scan_ms = now;
         a.next_gc_ms = now + a.gc_interval_ms;
         a.next_prefetch_check_ms = now;
         char port[8], budget[24];
         snprintf(port, sizeof(port), "%u", skiff_httpd_port(a.httpd));
-        snprintf(budget, sizeof(budget), "%llu", (unsigned long long)a.max_size);
+        snprintf(budget, sizeof(budget), "%llu", (unsigned long long)a.m.max_size);
         alog("info", "agent started", "listen", a.listen, "port", port, "store_root",
              cfg->store_root, "budget_bytes", budget, "prefetch_file",
              a.prefetch_file ? a.prefetch_file : "", NULL);

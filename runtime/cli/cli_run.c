@@ -290,22 +290,9 @@ int skiff_cli_run(int argc, char **argv)
         _cleanup_error_ skiff_err_t err = NULL;
         struct skiff_ref refs[64] = {0};
         size_t n = 0;
-        int r = 0;
-        for (int i = optind; i < dash && r >= 0; i++) {
-                _cleanup_strv_ char **items = skiff_strv_split(argv[i], ",", true);
-                for (char **it = items; it && *it && r >= 0; it++) {
-                        if (n == SKIFF_ARRAY_SIZE(refs)) {
-                                r = skiff_error_set(&err, E2BIG, "too many references");
-                                break;
-                        }
-                        r = skiff_ref_parse(*it, true, &refs[n], &err);
-                        if (r >= 0)
-                                n++;
-                }
-        }
+        int r = skiff_ref_parse_list(argv + optind, (size_t)(dash - optind), true, refs,
+                                     SKIFF_ARRAY_SIZE(refs), &n, &err);
         if (r < 0 || n == 0) {
-                for (size_t i = 0; i < n; i++)
-                        skiff_ref_done(&refs[i]);
                 if (r < 0)
                         fprintf(stderr, "skiff run: %s\n", err->msg);
                 else

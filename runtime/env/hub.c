@@ -6,6 +6,7 @@
 
 #include "base/cleanup.h"
 #include "base/fs.h"
+#include "base/path.h"
 #include "base/strv.h"
 #include "base/xalloc.h"
 #include "env/generation.h"
@@ -33,14 +34,6 @@ static bool valid_base_url(const char *u)
 {
         return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0 ||
                strncmp(u, "file:///", 8) == 0;
-}
-
-static char *strip_slashes(const char *u)
-{
-        size_t n = strlen(u);
-        while (n > 0 && u[n - 1] == '/')
-                n--;
-        return xstrndup(u, n);
 }
 
 int skiff_hub_new(const struct skiff_hub_options *o, struct skiff_hub **ret, skiff_err_t *err)
@@ -71,7 +64,7 @@ int skiff_hub_new(const struct skiff_hub_options *o, struct skiff_hub **ret, ski
         if (r < 0)
                 return r;
         struct skiff_hub *h = xcalloc(1, sizeof(*h));
-        h->default_url = o->default_url ? strip_slashes(o->default_url) : NULL;
+        h->default_url = o->default_url ? skiff_path_strip_trailing_slashes(o->default_url) : NULL;
         h->default_name = xstrdup(dname);
         h->aliases = skiff_strv_copy(o->aliases);
         h->store_root = xstrdup(o->store_root);
@@ -122,7 +115,7 @@ int skiff_hub_locate(const struct skiff_hub *h, const struct skiff_ref *ref, cha
                         url = https = xasprintf("https://%s", ref->hub);
         }
         if (ret_url)
-                *ret_url = strip_slashes(url);
+                *ret_url = skiff_path_strip_trailing_slashes(url);
         if (ret_name)
                 *ret_name = xstrdup(name);
         return 0;

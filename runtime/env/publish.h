@@ -94,13 +94,13 @@ void skiff_publish_result_done(struct skiff_publish_result *r); /* NULL-safe */
 int skiff_publish_run(const struct skiff_publish_options *o, struct skiff_publish_result *ret,
                       skiff_err_t *err);
 
-/* Resolves the closure of roots (full store paths in store_dir): entries of known (may be NULL)
- * that carry a URL are taken as they are, any other path from the first cache serving its
- * narinfo; with nkeys > 0 each narinfo needs a valid signature by one of keys. Every entry of
- * *ret (heap, sorted by path) carries narHash, narSize and references, and url, compression,
- * fileHash, fileSize when the narinfo has FileHash and FileSize. url is relative to the cache
- * root (an absolute narinfo URL under the cache is made relative; elsewhere it is -EINVAL).
- * Free the entries with skiff_publish_closure_free(). */
+/* publish-closure.c: resolves the closure of roots (full store paths in store_dir): entries of
+ * known (may be NULL) that carry a URL are taken as they are, any other path from the first cache
+ * serving its narinfo; with nkeys > 0 each narinfo needs a valid signature by one of keys. Every
+ * entry of *ret (heap, sorted by path) carries narHash, narSize and references, and url,
+ * compression, fileHash, fileSize when the narinfo has FileHash and FileSize. url is relative to
+ * the cache root (an absolute narinfo URL under the cache is made relative; elsewhere it is
+ * -EINVAL). Free the entries with skiff_publish_closure_free(). */
 int skiff_publish_resolve_closure(struct skiff_fetch *f, char *const *caches, const char *store_dir,
                                   const struct skiff_sig_pubkey *keys, size_t nkeys,
                                   char *const *roots, const struct skiff_generation_path *known,

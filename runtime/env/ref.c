@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/strv.h"
 #include "base/xalloc.h"
 
 bool skiff_ref_valid_segment(const char *s)
@@ -158,6 +159,32 @@ int skiff_ref_parse(const char *s, bool allow_unpinned, struct skiff_ref *ret, s
         ret->name = xstrdup(name);
         ret->generation = gen;
         return 0;
+}
+
+int skiff_ref_parse_list(char *const *args, size_t nargs, bool allow_unpinned,
+                         struct skiff_ref *refs, size_t max, size_t *ret_n, skiff_err_t *err)
+{
+        size_t n = 0;
+        int r = 0;
+        for (size_t i = 0; i < nargs && r >= 0; i++) {
+                _cleanup_strv_ char **items = skiff_strv_split(args[i], ",", true);
+                for (char **it = items; it && *it && r >= 0; it++) {
+                        if (n == max) {
+                                r = skiff_error_set(err, E2BIG, "too many references");
+                                break;
+                        }
+                        r = skiff_ref_parse(*it, allow_unpinned, &refs[n], err);
+                        if (r >= 0)
+                                n++;
+                }
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        skiff_ref_done(&refs[i]);
+                n = 0;
+        }
+        *ret_n = n;
+        return r < 0 ? r : 0;
 }
 
 void skiff_ref_done(struct skiff_ref *r)

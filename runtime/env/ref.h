@@ -10,6 +10,7 @@
 #define SKIFF_ENV_REF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -29,6 +30,12 @@ struct skiff_ref {
  * is -EPERM ("... is unpinned ...") unless allow_unpinned. Any other malformation is -EINVAL
  * with a message quoting s and naming the part that is wrong. *ret is untouched on failure. */
 int skiff_ref_parse(const char *s, bool allow_unpinned, struct skiff_ref *ret, skiff_err_t *err);
+/* Parses the references of args[0..nargs), each a comma-separated list ("a/b@1,c/d@2"; empty
+ * items are skipped), into refs[0..max) in order; *ret_n gets their number. More than max is
+ * -E2BIG "too many references"; otherwise as skiff_ref_parse(). On failure no reference is left
+ * to release and *ret_n is 0. */
+int skiff_ref_parse_list(char *const *args, size_t nargs, bool allow_unpinned,
+                         struct skiff_ref *refs, size_t max, size_t *ret_n, skiff_err_t *err);
 /* Frees the strings of r and zeroes it. NULL-safe. */
 void skiff_ref_done(struct skiff_ref *r);
 /* Deep copy into *dst. */

@@ -197,18 +197,8 @@ int skiff_sbom_render(const struct skiff_generation *g, const char *system, cons
         skiff_json_gen_array_close(j);
         skiff_json_gen_map_close(j);
 
-        _cleanup_free_ char *out = NULL;
-        size_t len = 0;
-        r = skiff_json_gen_finish(j, &out, &len, err);
+        r = skiff_json_gen_finish_line(j, ret, ret_len, err);
         if (r < 0)
                 return skiff_error_wrap(err, "render the SBOM");
-        if (len == 0 || out[len - 1] != '\n') {
-                out = xrealloc(out, len + 2);
-                out[len++] = '\n';
-                out[len] = '\0';
-        }
-        if (ret_len)
-                *ret_len = len;
-        *ret = TAKE_PTR(out);
         return 0;
 }

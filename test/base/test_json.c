@@ -104,3 +104,27 @@ Test(json, generator_roundtrip)
         cr_assert_eq(skiff_json_gen_finish(g, &out, NULL, &err), 0);
         cr_assert_str_eq(out, "{\"name\":\"q\\\"x\",\"big\":18446744073709551615}");
 }
+
+Test(json, finish_line_ends_with_exactly_one_newline)
+{
+        for (int pretty = 0; pretty < 2; pretty++) {
+                _cleanup_json_gen_ struct skiff_json_gen *g = skiff_json_gen_new(pretty);
+                skiff_json_gen_map_open(g);
+                skiff_json_gen_kv_string(g, "a", "b");
+                skiff_json_gen_map_close(g);
+                _cleanup_free_ char *out = NULL;
+                size_t len = 0;
+                _cleanup_error_ skiff_err_t err = NULL;
+                cr_assert_eq(skiff_json_gen_finish_line(g, &out, &len, &err), 0);
+                cr_assert_eq(len, strlen(out));
+                cr_assert_gt(len, 1);
+                cr_assert_eq(out[len - 1], '\n', "pretty %d: `%s`", pretty, out);
+                cr_assert_neq(out[len - 2], '\n', "pretty %d: `%s`", pretty, out);
+        }
+        _cleanup_json_gen_ struct skiff_json_gen *g = skiff_json_gen_new(false);
+        skiff_json_gen_map_open(g);
+        skiff_json_gen_map_close(g);
+        _cleanup_free_ char *out = NULL;
+        cr_assert_eq(skiff_json_gen_finish_line(g, &out, NULL, NULL), 0);
+        cr_assert_str_eq(out, "{}\n");
+}

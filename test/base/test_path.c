@@ -37,3 +37,18 @@ Test(path, safety)
         cr_assert(!skiff_path_is_component("a/b"));
         cr_assert(skiff_path_is_component("a b"));
 }
+
+Test(path, strip_trailing_slashes)
+{
+        static const char *const cases[][2] = {
+            {"https://cache.example/", "https://cache.example"},
+            {"file:///srv/hub//", "file:///srv/hub"},
+            {"/a/b", "/a/b"},
+            {"/", ""},
+            {"", ""},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                _cleanup_free_ char *s = skiff_path_strip_trailing_slashes(cases[i][0]);
+                cr_assert_str_eq(s, cases[i][1], "`%s`", cases[i][0]);
+        }
+}

@@ -112,3 +112,46 @@ Test(ref, segment_length_bound)
         owner[SKIFF_REF_SEGMENT_MAX + 1] = '\0';
         cr_assert_not(skiff_ref_valid_segment(owner));
 }
+
+Test(ref, parse_list_splits_commas_across_arguments)
+{
+        char *args[] = {"acme/a@1,acme/b", ",hub.example.com/acme/c@3,", "acme/d@4"};
+        struct skiff_ref refs[8] = {0};
+        size_t n = 99;
+        skiff_err_t err = NULL;
+        cr_assert_eq(skiff_ref_parse_list(args, 3, true, refs, 8, &n, &err), 0, "%s",
+                     skiff_error_msg(err));
+        cr_assert_eq(n, 4);
+        static const char *const want[] = {"acme/a@1", "acme/b", "hub.example.com/acme/c@3",
+                                           "acme/d@4"};
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *s = skiff_ref_format(&refs[i]);
+                cr_assert_str_eq(s, want[i]);
+                skiff_ref_done(&refs[i]);
+        }
+        cr_assert_eq(skiff_ref_parse_list(args, 0, true, refs, 8, &n, &err), 0);
+        cr_assert_eq(n, 0);
+}
+
+Test(ref, parse_list_fails_whole_on_a_bad_item_or_too_many)
+{
+        char *args[] = {"acme/a@1,acme/b@2", "acme/c@3"};
+        struct skiff_ref refs[2] = {0};
+        size_t n = 99;
+        skiff_err_t err = NULL;
+        cr_assert_eq(skiff_ref_parse_list(args, 2, true, refs, 2, &n, &err), -E2BIG);
+        cr_assert_str_eq(skiff_error_msg(err), "too many references");
+        cr_assert_eq(n, 0);
+        cr_assert_null(refs[0].owner, "parsed references are released");
+        cr_assert_null(refs[1].owner);
+        skiff_error_free(&err);
+        char *bad[] = {"acme/a@1,NOPE"};
+        cr_assert_eq(skiff_ref_parse_list(bad, 1, true, refs, 2, &n, &err), -EINVAL);
+        cr_assert(strstr(skiff_error_msg(err), "NOPE"), "%s", skiff_error_msg(err));
+        cr_assert_eq(n, 0);
+        cr_assert_null(refs[0].owner);
+        skiff_error_free(&err);
+        char *unpinned[] = {"acme/a"};
+        cr_assert_eq(skiff_ref_parse_list(unpinned, 1, false, refs, 2, &n, &err), -EPERM);
+        skiff_error_free(&err);
+}

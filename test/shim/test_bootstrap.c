@@ -2,14 +2,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +18,7 @@
 #include "shim/bootstrap.h"
 #include "shim/ttrpc.h"
 #include "task.pb-c.h"
+#include "ttrpc-client.h"
 #include "types/introspection.pb-c.h"
 
 #define SHIM_BIN SKIFF_BINARY_DIR "/bin/containerd-shim-skiff-v2"
@@ -449,44 +447,6 @@ static void run_shim(const char *cwd, char *const argv[], const uint8_t *in, siz
         cr_assert_eq(waitpid(pid, &r->status, 0), pid);
 }
 
-static int connect_unix(const char *path)
-{
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        strcpy(sa.sun_path, path);
-        cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %s: %s", path,
-                     strerror(errno));
-        return fd;
-}
-
-/* One unary call; returns the response code and copies the payload. */
-static int call(int fd, uint32_t sid, const char *svc, const char *method,
-                const ProtobufCMessage *req, uint8_t *payload, size_t *payload_len)
-{
-        uint8_t pbuf[512], *frame;
-        size_t plen = req ? protobuf_c_message_pack(req, pbuf) : 0, flen;
-        cr_assert_eq(skiff_ttrpc_request_frame(sid, svc, method, pbuf, plen, &frame, &flen), 0);
-        cr_assert_eq(write(fd, frame, flen), (ssize_t)flen);
-        free(frame);
-        uint8_t hdr[10], body[4096];
-        struct pollfd pfd = {fd, POLLIN, 0};
-        cr_assert_eq(poll(&pfd, 1, 5000), 1, "no answer to %s", method);
-        cr_assert_eq(recv(fd, hdr, 10, MSG_WAITALL), 10);
-        struct skiff_ttrpc_header h;
-        skiff_ttrpc_header_decode(hdr, &h);
-        cr_assert_eq(h.stream_id, sid);
-        cr_assert_leq(h.length, sizeof(body));
-        cr_assert_eq(recv(fd, body, h.length, MSG_WAITALL), (ssize_t)h.length);
-        struct skiff_ttrpc_response_view v;
-        skiff_err_t err = NULL;
-        cr_assert_eq(skiff_ttrpc_response_decode(body, h.length, &v, &err), 0);
-        if (payload) {
-                memcpy(payload, v.payload, v.payload_len);
-                *payload_len = v.payload_len;
-        }
-        return v.code;
-}
-
 static bool wait_gone(const char *path, int ms)
 {
         for (; ms > 0; ms -= 10) {
@@ -575,30 +535,30 @@ Test(bootstrap, binary_start_serve_group_and_shutdown)
 
         /* The daemon answers; unknown services get UNIMPLEMENTED; Connect works for an unknown
          * id; Shutdown with no task makes it exit and remove its socket. */
-        int fd = connect_unix(sock);
-        cr_assert_eq(call(fd, 1, "containerd.task.v9.Task", "State", NULL, NULL, NULL),
-                     SKIFF_GRPC_UNIMPLEMENTED);
+        struct tc_client c;
+        tc_connect(&c, sock, NULL);
+        struct tc_resp resp = tc_call(&c, "containerd.task.v9.Task", "State", NULL, NULL);
+        cr_assert_eq(resp.code, SKIFF_GRPC_UNIMPLEMENTED);
         Containerd__Task__V2__ConnectRequest creq = CONTAINERD__TASK__V2__CONNECT_REQUEST__INIT;
         creq.id = "nope";
-        uint8_t payload[512];
-        size_t plen = 0;
-        cr_assert_eq(call(fd, 3, "containerd.task.v2.Task", "Connect", &creq.base, payload, &plen),
-                     0);
-        Containerd__Task__V2__ConnectResponse *cr =
-            containerd__task__v2__connect_response__unpack(NULL, plen, payload);
-        cr_assert_not_null(cr);
+        resp = tc_call(&c, "containerd.task.v2.Task", "Connect", &creq.base,
+                       &containerd__task__v2__connect_response__descriptor);
+        cr_assert_eq(resp.code, 0, "%s", resp.msg);
+        Containerd__Task__V2__ConnectResponse *cr = resp.m;
         cr_assert_gt(cr->shim_pid, 0);
         pid_t daemon = (pid_t)cr->shim_pid;
-        containerd__task__v2__connect_response__free_unpacked(cr, NULL);
-        cr_assert_eq(call(fd, 5, "containerd.task.v3.Task", "Connect", &creq.base, NULL, NULL), 0);
+        tc_resp_free(&resp);
+        resp = tc_call(&c, "containerd.task.v3.Task", "Connect", &creq.base, NULL);
+        cr_assert_eq(resp.code, 0, "%s", resp.msg);
         Containerd__Task__V2__ShutdownRequest sreq = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
         sreq.id = "c1";
-        cr_assert_eq(call(fd, 7, "containerd.task.v2.Task", "Shutdown", &sreq.base, NULL, NULL), 0);
+        resp = tc_call(&c, "containerd.task.v2.Task", "Shutdown", &sreq.base, NULL);
+        cr_assert_eq(resp.code, 0, "%s", resp.msg);
         cr_assert(wait_gone(sock, 8000), "socket not removed after Shutdown");
         for (int i = 0; i < 500 && kill(daemon, 0) == 0; i++)
                 usleep(10000);
         cr_assert_neq(kill(daemon, 0), 0, "daemon %d still running", daemon);
-        close(fd);
+        tc_close(&c);
 }
 
 Test(bootstrap, binary_sigterm_exits_and_removes_socket)
@@ -633,19 +593,17 @@ Test(bootstrap, binary_sigterm_exits_and_removes_socket)
         char sock[256];
         snprintf(sock, sizeof(sock), "%s", res->address + 7);
         containerd__runtime__bootstrap__v1__bootstrap_result__free_unpacked(res, NULL);
-        int fd = connect_unix(sock);
+        struct tc_client c;
+        tc_connect(&c, sock, NULL);
         Containerd__Task__V2__ConnectRequest creq = CONTAINERD__TASK__V2__CONNECT_REQUEST__INIT;
-        uint8_t payload[512];
-        size_t plen = 0;
-        cr_assert_eq(call(fd, 1, "containerd.task.v2.Task", "Connect", &creq.base, payload, &plen),
-                     0);
-        Containerd__Task__V2__ConnectResponse *cr =
-            containerd__task__v2__connect_response__unpack(NULL, plen, payload);
-        pid_t daemon = (pid_t)cr->shim_pid;
-        containerd__task__v2__connect_response__free_unpacked(cr, NULL);
+        struct tc_resp resp = tc_call(&c, "containerd.task.v2.Task", "Connect", &creq.base,
+                                      &containerd__task__v2__connect_response__descriptor);
+        cr_assert_eq(resp.code, 0, "%s", resp.msg);
+        pid_t daemon = (pid_t)((Containerd__Task__V2__ConnectResponse *)resp.m)->shim_pid;
+        tc_resp_free(&resp);
         cr_assert_eq(kill(daemon, SIGTERM), 0);
         cr_assert(wait_gone(sock, 8000), "socket not removed after SIGTERM");
-        close(fd);
+        tc_close(&c);
 }
 
 Test(bootstrap, binary_start_rejects_garbage_stdin)

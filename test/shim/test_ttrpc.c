@@ -1,16 +1,15 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/cleanup.h"
 #include "base/error.h"
 #include "shim/ttrpc.h"
+#include "ttrpc-client.h"
 #include "ttrpc.pb-c.h"
 
 /* A server on a temp socket in the test's own loop, a blocking client fd, and a test service
@@ -19,7 +18,7 @@ static uv_loop_t loop;
 static struct skiff_ttrpc_server *srv;
 static char sock_dir[] = "/tmp/skiff-ttrpc-XXXXXX";
 static char sock_path[128];
-static int client = -1;
+static struct tc_client client = {.fd = -1};
 static unsigned echo_calls[2];
 static struct skiff_ttrpc_call *held[4];
 static size_t n_held;
@@ -53,16 +52,22 @@ static void h_empty(struct skiff_ttrpc_call *call, const uint8_t *payload, size_
         skiff_ttrpc_reply(call, NULL);
 }
 
+/* Answers with the method entry's data (a string) as the error message. */
+static void h_data(struct skiff_ttrpc_call *call, const uint8_t *payload, size_t len, void *ud)
+{
+        const char *data = skiff_ttrpc_call_data(call);
+        skiff_ttrpc_reply_error(call, SKIFF_GRPC_ABORTED, "%s", data ? data : "(none)");
+}
+
 static const struct skiff_ttrpc_method methods[] = {
-    {"Echo", h_echo},
-    {"Later", h_later},
-    {"Fail", h_fail},
-    {"Empty", h_empty},
+    {"Echo", h_echo},     {"Later", h_later},         {"Fail", h_fail},
+    {"Empty", h_empty},   {"DataA", h_data, "first"}, {"DataB", h_data, "second"},
+    {"DataNone", h_data},
 };
 
 static void pump(void)
 {
-        uv_run(&loop, UV_RUN_NOWAIT);
+        tc_pump(&client);
 }
 
 static void setup(void)
@@ -70,53 +75,31 @@ static void setup(void)
         cr_assert_eq(uv_loop_init(&loop), 0);
         cr_assert_not_null(mkdtemp(sock_dir));
         snprintf(sock_path, sizeof(sock_path), "%s/s", sock_dir);
-        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        strcpy(sa.sun_path, sock_path);
-        cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        cr_assert_eq(listen(lfd, 16), 0);
+        int lfd = tc_listen(sock_path);
         cr_assert_eq(skiff_ttrpc_server_new(&loop, lfd, &srv), 0);
-        skiff_ttrpc_server_register(srv, "test.v2.Svc", methods, 4, &tag_v2);
-        skiff_ttrpc_server_register(srv, "test.v3.Svc", methods, 4, &tag_v3);
-        client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cr_assert_eq(connect(client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        skiff_ttrpc_server_register(srv, "test.v2.Svc", methods, SKIFF_ARRAY_SIZE(methods),
+                                    &tag_v2);
+        skiff_ttrpc_server_register(srv, "test.v3.Svc", methods, SKIFF_ARRAY_SIZE(methods),
+                                    &tag_v3);
+        tc_connect(&client, sock_path, &loop);
 }
 
 static void teardown(void)
 {
-        if (client >= 0)
-                close(client);
+        tc_close(&client);
         unlink(sock_path);
         rmdir(sock_dir);
 }
 
 TestSuite(ttrpc, .init = setup, .fini = teardown, .timeout = 20);
 
-/* Writes everything, running the loop whenever the socket buffer is full. */
-static void send_all(const void *data, size_t len)
-{
-        const uint8_t *p = data;
-        while (len) {
-                ssize_t n = send(client, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-                if (n < 0) {
-                        cr_assert(errno == EAGAIN || errno == EWOULDBLOCK, "send: %s",
-                                  strerror(errno));
-                        pump();
-                        continue;
-                }
-                p += n;
-                len -= (size_t)n;
-                pump();
-        }
-}
-
 static void send_frame(uint32_t sid, uint8_t type, const void *body, size_t len)
 {
         uint8_t hdr[10];
         struct skiff_ttrpc_header h = {(uint32_t)len, sid, type, 0};
         skiff_ttrpc_header_encode(&h, hdr);
-        send_all(hdr, 10);
-        send_all(body, len);
+        tc_send_all(&client, hdr, 10);
+        tc_send_all(&client, body, len);
 }
 
 static void send_request(uint32_t sid, const char *svc, const char *method, const char *payload)
@@ -126,30 +109,8 @@ static void send_request(uint32_t sid, const char *svc, const char *method, cons
         cr_assert_eq(skiff_ttrpc_request_frame(sid, svc, method, (const uint8_t *)payload,
                                                payload ? strlen(payload) : 0, &f, &n),
                      0);
-        send_all(f, n);
+        tc_send_all(&client, f, n);
         free(f);
-}
-
-/* Reads exactly len bytes, running the loop meanwhile; false on EOF. */
-static bool recv_exact(void *buf, size_t len, int timeout_ms)
-{
-        uint8_t *p = buf;
-        while (len) {
-                pump();
-                struct pollfd pfd = {client, POLLIN, 0};
-                if (poll(&pfd, 1, 5) == 0) {
-                        timeout_ms -= 5;
-                        cr_assert_gt(timeout_ms, 0, "timed out waiting for a reply");
-                        continue;
-                }
-                ssize_t n = recv(client, p, len, 0);
-                if (n == 0)
-                        return false;
-                cr_assert_gt(n, 0);
-                p += n;
-                len -= (size_t)n;
-        }
-        return true;
 }
 
 struct reply {
@@ -164,12 +125,12 @@ struct reply {
 static void recv_reply(struct reply *r)
 {
         uint8_t hdr[10];
-        cr_assert(recv_exact(hdr, 10, 5000), "connection closed");
+        cr_assert_eq(tc_recv_exact(&client, hdr, 10, 5000), 0, "connection closed or no reply");
         struct skiff_ttrpc_header h;
         skiff_ttrpc_header_decode(hdr, &h);
         cr_assert_eq(h.type, SKIFF_TTRPC_TYPE_RESPONSE);
         uint8_t *body = malloc(h.length + 1);
-        cr_assert(recv_exact(body, h.length, 5000));
+        cr_assert_eq(tc_recv_exact(&client, body, h.length, 5000), 0);
         memset(r, 0, sizeof(*r));
         r->sid = h.stream_id;
         /* Decode with protobuf-c as an independent check of the encoder. */
@@ -245,6 +206,21 @@ Test(ttrpc, handler_error_status)
         recv_reply(&r);
         cr_assert_eq(r.code, SKIFF_GRPC_NOT_FOUND);
         cr_assert_str_eq(r.msg, "no task `c1`");
+}
+
+Test(ttrpc, handlers_see_their_method_entry_data)
+{
+        struct reply r;
+        send_request(1, "test.v2.Svc", "DataB", NULL);
+        recv_reply(&r);
+        cr_assert_eq(r.code, SKIFF_GRPC_ABORTED);
+        cr_assert_str_eq(r.msg, "second");
+        send_request(3, "test.v3.Svc", "DataA", NULL);
+        recv_reply(&r);
+        cr_assert_str_eq(r.msg, "first");
+        send_request(5, "test.v2.Svc", "DataNone", NULL);
+        recv_reply(&r);
+        cr_assert_str_eq(r.msg, "(none)");
 }
 
 Test(ttrpc, even_stream_id_is_invalid_argument)
@@ -364,14 +340,14 @@ Test(ttrpc, byte_by_byte_and_batched_frames)
                                                &f2, &n2),
                      0);
         for (size_t i = 0; i < n1; i++)
-                send_all(f1 + i, 1);
+                tc_send_all(&client, f1 + i, 1);
         struct reply r;
         recv_reply(&r);
         cr_assert_str_eq(r.value, "one");
         uint8_t *both = malloc(n1 + n2);
         memcpy(both, f1, n1);
         memcpy(both + n1, f2, n2);
-        send_all(both, n1 + n2);
+        tc_send_all(&client, both, n1 + n2);
         recv_reply(&r);
         cr_assert_str_eq(r.value, "one");
         recv_reply(&r);
@@ -390,8 +366,7 @@ Test(ttrpc, reply_after_connection_close_is_dropped)
         }
         cr_assert_eq(n_held, 1);
         cr_assert(skiff_ttrpc_call_alive(held[0]));
-        close(client);
-        client = -1;
+        tc_close(&client);
         for (int i = 0; i < 200 && skiff_ttrpc_call_alive(held[0]); i++) {
                 pump();
                 usleep(1000);
@@ -415,58 +390,7 @@ Test(ttrpc, server_close_flushes_and_leaves_loop_closable)
         recv_reply(&r); /* the queued reply still goes out */
         cr_assert_eq(r.sid, 1);
         uint8_t b;
-        cr_assert_not(recv_exact(&b, 1, 2000), "connection should be closed");
+        cr_assert_eq(tc_recv_exact(&client, &b, 1, 2000), -EPIPE, "connection should be closed");
         cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
         cr_assert_eq(uv_loop_close(&loop), 0);
-}
-
-Test(ttrpc_codec, header_round_trip)
-{
-        struct skiff_ttrpc_header h = {0x00123456, 0x89abcdef, 2, 1}, g;
-        uint8_t b[10];
-        skiff_ttrpc_header_encode(&h, b);
-        cr_assert_eq(b[0], 0x00);
-        cr_assert_eq(b[3], 0x56);
-        cr_assert_eq(b[4], 0x89);
-        skiff_ttrpc_header_decode(b, &g);
-        cr_assert_eq(g.length, h.length);
-        cr_assert_eq(g.stream_id, h.stream_id);
-        cr_assert_eq(g.type, 2);
-        cr_assert_eq(g.flags, 1);
-}
-
-Test(ttrpc_codec, request_decode_matches_protobuf_c)
-{
-        Ttrpc__Request req = TTRPC__REQUEST__INIT;
-        Ttrpc__KeyValue kv = TTRPC__KEY_VALUE__INIT, *kvs[] = {&kv, &kv};
-        kv.key = "containerd-namespace-ttrpc";
-        kv.value = "default";
-        req.service = "containerd.task.v2.Task";
-        req.method = "Connect";
-        req.payload.data = (uint8_t *)"\x0a\x02id";
-        req.payload.len = 4;
-        req.timeout_nano = 5000000000;
-        req.n_metadata = 2;
-        req.metadata = kvs;
-        uint8_t buf[256];
-        size_t n = ttrpc__request__pack(&req, buf);
-        struct skiff_ttrpc_request_view v;
-        skiff_err_t err = NULL;
-        cr_assert_eq(skiff_ttrpc_request_decode(buf, n, &v, &err), 0);
-        cr_assert_eq(v.service_len, strlen(req.service));
-        cr_assert(memcmp(v.service, req.service, v.service_len) == 0);
-        cr_assert(memcmp(v.method, "Connect", 7) == 0);
-        cr_assert_eq(v.payload_len, 4);
-        cr_assert_eq(v.timeout_nano, 5000000000);
-        cr_assert_eq(v.n_metadata, 2);
-        /* Truncating anywhere inside breaks it. */
-        for (size_t cut = 1; cut < n; cut++) {
-                int r = skiff_ttrpc_request_decode(buf, cut, &v, &err);
-                Ttrpc__Request *pc = ttrpc__request__unpack(NULL, cut, buf);
-                cr_assert_eq(r == 0, pc != NULL, "cut %zu: ours %d, protobuf-c %p", cut, r,
-                             (void *)pc);
-                if (pc)
-                        ttrpc__request__free_unpacked(pc, NULL);
-                skiff_error_free(&err);
-        }
 }
