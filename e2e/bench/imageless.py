@@ -106,13 +106,20 @@ def write_config(hub, subs):
     os.rename(NODE_CONFIG + ".tmp", NODE_CONFIG)
 
 
+LAST_SPLIT = [0.0, 0.0, 0.0]  # RunPodSandbox, CreateContainer, StartContainer of the last pod_up
+
+
 def pod_up(cri, image, env=None):
     ann = {"skiff.dev/environment": env} if env else None
     t0 = time.perf_counter()
     pid, cfg = cri.run_pod("bench", host_network=True, annotations=ann)
+    t1 = time.perf_counter()
     cid = cri.create_container(pid, cfg, "c", image, CMD)
+    t2 = time.perf_counter()
     cri.start(cid)
-    return pid, cid, (time.perf_counter() - t0) * 1000
+    t3 = time.perf_counter()
+    LAST_SPLIT[:] = [(t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000]
+    return pid, cid, (t3 - t0) * 1000
 
 
 def teardown(cri, pid, cid):
@@ -164,28 +171,47 @@ def phase_rollback(srv):
     cri = Cri(SOCK, handler="skiff")
     once(cri, EMPTY, "acme/hello@1")
     once(cri, EMPTY, "acme/hello@2")
-    warm, down, back, reqs = [], [], [], 0
+    warm, down, settled, back, reqs = [], [], [], [], 0
+    splits = {"hub stopped": [], "closed port": [], "warm": [], "control": []}
     for _ in range(N):
         once(cri, EMPTY, "acme/hello@2")      # the rollout
         srv.stop()                            # the hub goes away
         down.append(once(cri, EMPTY, "acme/hello@1"))
+        splits["hub stopped"].append(list(LAST_SPLIT))
         srv.start()
+        # The same rollback with the hub unreachable another way: the server keeps running and
+        # the node config names a closed port (tells the hub's absence from the harness's).
+        write_config("http://127.0.0.1:9/hub", ["http://127.0.0.1:9/cache"])
+        once(cri, EMPTY, "acme/hello@2")
+        settled.append(once(cri, EMPTY, "acme/hello@1"))
+        splits["closed port"].append(list(LAST_SPLIT))
+        write_config(srv.url + "/hub", [srv.url + "/cache"])
         before = len(srv.requests)
         warm.append(once(cri, EMPTY, "acme/hello@1"))
+        splits["warm"].append(list(LAST_SPLIT))
         reqs += len(srv.requests) - before
         once(cri, EMPTY, "acme/hello@2")      # control: the same rollback with the hub up
         back.append(once(cri, EMPTY, "acme/hello@1"))
+        splits["control"].append(list(LAST_SPLIT))
     print("\n#### 4. Rollback with the hub down vs warm start (host network)\n")
     row("pod", "pod up median (ms)", "min", "max", "n")
     print("|---|---|---|---|---|")
     row("acme/hello@1 after @2, hub server stopped", "%.1f" % med(down), "%.1f" % min(down),
         "%.1f" % max(down), len(down))
+    row("acme/hello@1 after @2, config names a closed port", "%.1f" % med(settled),
+        "%.1f" % min(settled), "%.1f" % max(settled), len(settled))
     row("acme/hello@1 warm, hub up", "%.1f" % med(warm), "%.1f" % min(warm),
         "%.1f" % max(warm), len(warm))
     row("acme/hello@1 after @2, hub up (control)", "%.1f" % med(back), "%.1f" % min(back),
         "%.1f" % max(back), len(back))
     print("\nhub down / warm = %.2f (target: equal); requests to the server during the %d warm "
           "@1 pods: %d" % (med(down) / med(warm), N, reqs))
+    for name, xs in (("hub stopped", down), ("closed port", settled), ("warm", warm),
+                     ("control", back)):
+        print("\nraw %s (ms, in order): %s" % (name, " ".join("%.0f" % x for x in xs)))
+    print("\nmedian split RunPodSandbox / CreateContainer / StartContainer (ms): " + "; ".join(
+        "%s %s" % (k, " / ".join("%.1f" % med([x[i] for x in v]) for i in range(3)))
+        for k, v in splits.items()))
 
 
 def phase_delta(srv):
