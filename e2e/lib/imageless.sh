@@ -18,6 +18,7 @@ imageless_fixture() {
   mkdir -p "$dir/src"
   (
     set -e
+    export SKIFF_BIN=$skiff # mkgen.py signs with `skiff cache sign` without Python's cryptography
     cd "$dir"
     [[ -f sk ]] || "$skiff" cache keygen skiff-e2e-1 --secret-file sk --public-file pk
     rm -rf src/* cache slowcache hub
@@ -101,6 +102,7 @@ imageless_fixture_more() {
   local py=${PYTHON:-/usr/bin/python3}
   (
     set -e
+    export SKIFF_BIN=$skiff
     cd "$dir"
     shell=$(sed -n 1p paths)
     hello1=$(sed -n 2p paths)

@@ -10,15 +10,39 @@ usage: mkgen.py --hub DIR --cache DIR [--cache DIR]... --key SECRET_KEY_FILE --e
                 [--pkg NAME=STORE_PATH[:PRIORITY]]... [--var K=V]... [--hook SCRIPT]
                 [--live] [--no-closure] [--description TEXT] [--require NAME=CONSTRAINT]...
                 [--ref STORE_PATH=REFERENCED_STORE_PATH]... [--system SYSTEM]
+
+Signs with Python's `cryptography` when it is installed, otherwise with `skiff cache sign` (the
+binary in $SKIFF_BIN, else `skiff` on PATH): the device machine's Python lacks `cryptography`.
 """
 import argparse
 import base64
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+try:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+except ImportError:
+    Ed25519PrivateKey = None
+
+
+def sign(keyfile, data):
+    """Returns the Nix-format signature line `name:base64` of data."""
+    keytext = open(keyfile).read().strip()
+    kname, _, kb64 = keytext.partition(":")
+    if Ed25519PrivateKey is not None:
+        seed = base64.b64decode(kb64)[:32]
+        sig = Ed25519PrivateKey.from_private_bytes(seed).sign(data)
+        return "%s:%s" % (kname, base64.b64encode(sig).decode())
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        out = subprocess.run([os.environ.get("SKIFF_BIN", "skiff"), "cache", "sign", f.name,
+                              "--key", keyfile], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
 
 
 def read_narinfo(caches, base):
@@ -111,17 +135,14 @@ def main():
         doc["hook"] = {"on_activate": a.hook}
     data = (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode()
 
-    keytext = open(a.key).read().strip()
-    kname, _, kb64 = keytext.partition(":")
-    seed = base64.b64decode(kb64)[:32]
-    sig = Ed25519PrivateKey.from_private_bytes(seed).sign(data)
+    sigline = sign(a.key, data)
 
     d = os.path.join(a.hub, "skiff", "v1", a.env)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "%d.json" % a.gen), "wb") as f:
         f.write(data)
     with open(os.path.join(d, "%d.json.sig" % a.gen), "w") as f:
-        f.write("%s:%s\n" % (kname, base64.b64encode(sig).decode()))
+        f.write(sigline + "\n")
     if a.live:
         with open(os.path.join(d, "live"), "w") as f:
             f.write("%d\n" % a.gen)

@@ -1,4 +1,5 @@
-/* skiff cache keygen NAME | skiff cache add DIR... --to file://CACHE --key SKFILE */
+/* skiff cache keygen NAME | skiff cache add DIR... --to file://CACHE --key SKFILE |
+ * skiff cache sign FILE --key SKFILE */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -19,12 +20,15 @@ static void usage(FILE *f)
             "usage: skiff cache keygen NAME [--secret-file FILE] [--public-file FILE]\n"
             "       skiff cache add DIR... --to file://CACHE [--key SECRET_KEY_FILE]\n"
             "                       [--compression zstd|none] [--store-dir DIR]\n"
+            "       skiff cache sign FILE --key SECRET_KEY_FILE\n"
             "\n"
             "keygen  create an ed25519 signing key pair in Nix's `name:base64` format; without\n"
             "        files, prints the secret key and then the public key, one per line\n"
             "add     add each DIR as the store path `nix-store --add DIR` computes (named after\n"
             "        its basename), writing the NAR (zstd by default) and a narinfo signed\n"
             "        with the key to a file:// binary cache; prints the store paths\n"
+            "sign    print the signature `name:base64` of FILE's bytes (e.g. a hub's N.json\n"
+            "        written by another tool; the hub verifies N.json.sig against it)\n"
             "\n"
             "Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
@@ -71,6 +75,62 @@ static int keygen(int argc, char **argv)
         if (skiff_fs_write_file_atomic(sf, sk, strlen(sk), 0600, true, &err) < 0 ||
             skiff_fs_write_file_atomic(pf, pk, strlen(pk), 0644, true, &err) < 0)
                 return skiff_cli_fail("cache keygen", err->msg);
+        return SKIFF_EXIT_OK;
+}
+
+/* Reads a Nix-format secret key file (trailing whitespace ignored). Errors name the file. */
+static int read_secret(const char *keyfile, struct skiff_sig_seckey *sk, skiff_err_t *err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = skiff_fs_read_file(keyfile, 4096, &text, &len, err);
+        if (r < 0)
+                return r;
+        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+                text[--len] = '\0';
+        r = skiff_sig_parse_secret(text, sk, err);
+        if (r < 0)
+                return skiff_error_wrap(err, "key file `%s`", keyfile);
+        return 0;
+}
+
+static int sign(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"key", required_argument, NULL, 'k'},
+            {"help", no_argument, NULL, 'h'},
+            {},
+        };
+        const char *keyfile = NULL;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'k':
+                        keyfile = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return SKIFF_EXIT_OK;
+                default:
+                        usage(stderr);
+                        return SKIFF_EXIT_USAGE;
+                }
+        }
+        if (optind + 1 != argc || !keyfile) {
+                usage(stderr);
+                return SKIFF_EXIT_USAGE;
+        }
+        _cleanup_error_ skiff_err_t err = NULL;
+        struct skiff_sig_seckey sk;
+        if (read_secret(keyfile, &sk, &err) < 0)
+                return skiff_cli_fail("cache sign", err->msg);
+        _cleanup_free_ char *data = NULL, *sig = NULL;
+        size_t len = 0;
+        if (skiff_fs_read_file(argv[optind], 64u << 20, &data, &len, &err) < 0 ||
+            skiff_sig_sign(&sk, data, len, &sig, &err) < 0)
+                return skiff_cli_fail("cache sign", err->msg);
+        printf("%s\n", sig);
         return SKIFF_EXIT_OK;
 }
 
@@ -124,18 +184,8 @@ static int add(int argc, char **argv)
         if (skiff_compression_from_name(comp_name, &comp, &err) < 0)
                 return skiff_cli_fail("cache add", err->msg);
         struct skiff_sig_seckey sk;
-        if (keyfile) {
-                _cleanup_free_ char *text = NULL;
-                size_t len = 0;
-                if (skiff_fs_read_file(keyfile, 4096, &text, &len, &err) < 0)
-                        return skiff_cli_fail("cache add", err->msg);
-                while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-                        text[--len] = '\0';
-                if (skiff_sig_parse_secret(text, &sk, &err) < 0) {
-                        skiff_error_wrap(&err, "key file `%s`", keyfile);
-                        return skiff_cli_fail("cache add", err->msg);
-                }
-        }
+        if (keyfile && read_secret(keyfile, &sk, &err) < 0)
+                return skiff_cli_fail("cache add", err->msg);
         for (int i = optind; i < argc; i++) {
                 _cleanup_free_ char *path = NULL;
                 if (skiff_cache_add_path(cache, argv[i], comp, keyfile ? &sk : NULL, store_dir,
@@ -160,6 +210,8 @@ int skiff_cli_cache(int argc, char **argv)
                 return keygen(argc - 1, argv + 1);
         if (strcmp(argv[1], "add") == 0)
                 return add(argc - 1, argv + 1);
+        if (strcmp(argv[1], "sign") == 0)
+                return sign(argc - 1, argv + 1);
         fprintf(stderr, "skiff cache: unknown subcommand `%s`\n", argv[1]);
         usage(stderr);
         return SKIFF_EXIT_USAGE;

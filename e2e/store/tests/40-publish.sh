@@ -45,6 +45,10 @@ check "generation 1 is untouched" cmp -s "$env_dir/1.json" "$T/1.json.orig"
 check "hub layout" test -f "$env_dir/1.json.sig" -a -f "$env_dir/2.json" -a -f "$env_dir/2.json.sig"
 check "live is 2" test "$(cat "$env_dir/live")" = 2
 check "signature file names the key" grep -q '^pub-e2e:' "$env_dir/1.json.sig"
+check "skiff cache sign of 1.json equals the published 1.json.sig" \
+  test "$("$SKIFF" cache sign "$env_dir/1.json" --key "$T/sk")" = "$(cat "$env_dir/1.json.sig")"
+check "skiff cache sign without --key is a usage error (exit 2)" \
+  bash -c '"$0" cache sign "$1" >/dev/null 2>&1; test $? = 2' "$SKIFF" "$env_dir/1.json"
 check "generation 1 document: package, vars, hook, requires, closure entry" py "
 import json,sys
 d=json.load(open('$env_dir/1.json'))
