@@ -40,6 +40,11 @@ int skiff_cli_sbom(int argc, char **argv);     /* cli_sbom.c */
 /* Prints "skiff <verb>: <msg>" to stderr; returns SKIFF_EXIT_FAILURE. */
 int skiff_cli_fail(const char *verb, const char *msg);
 
+/* Reads a Nix-format secret key file ("name:base64", trailing whitespace ignored) and wipes the
+ * text; errors name the file, never the key (cli_cache.c). */
+struct skiff_sig_seckey;
+int skiff_cli_read_secret_key(const char *file, struct skiff_sig_seckey *sk, skiff_err_t *err);
+
 /* Hub helpers (cli_env.c), shared by the env, sbom and publish verbs. */
 struct skiff_config;
 struct skiff_hub;

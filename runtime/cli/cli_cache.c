@@ -78,19 +78,19 @@ static int keygen(int argc, char **argv)
         return SKIFF_EXIT_OK;
 }
 
-/* Reads a Nix-format secret key file (trailing whitespace ignored). Errors name the file. */
-static int read_secret(const char *keyfile, struct skiff_sig_seckey *sk, skiff_err_t *err)
+int skiff_cli_read_secret_key(const char *file, struct skiff_sig_seckey *sk, skiff_err_t *err)
 {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
-        int r = skiff_fs_read_file(keyfile, 4096, &text, &len, err);
+        int r = skiff_fs_read_file(file, 4096, &text, &len, err);
         if (r < 0)
                 return r;
         while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
                 text[--len] = '\0';
         r = skiff_sig_parse_secret(text, sk, err);
+        explicit_bzero(text, len);
         if (r < 0)
-                return skiff_error_wrap(err, "key file `%s`", keyfile);
+                return skiff_error_wrap(err, "key file `%s`", file);
         return 0;
 }
 
@@ -123,7 +123,7 @@ static int sign(int argc, char **argv)
         }
         _cleanup_error_ skiff_err_t err = NULL;
         struct skiff_sig_seckey sk;
-        if (read_secret(keyfile, &sk, &err) < 0)
+        if (skiff_cli_read_secret_key(keyfile, &sk, &err) < 0)
                 return skiff_cli_fail("cache sign", err->msg);
         _cleanup_free_ char *data = NULL, *sig = NULL;
         size_t len = 0;
@@ -184,7 +184,7 @@ static int add(int argc, char **argv)
         if (skiff_compression_from_name(comp_name, &comp, &err) < 0)
                 return skiff_cli_fail("cache add", err->msg);
         struct skiff_sig_seckey sk;
-        if (keyfile && read_secret(keyfile, &sk, &err) < 0)
+        if (keyfile && skiff_cli_read_secret_key(keyfile, &sk, &err) < 0)
                 return skiff_cli_fail("cache add", err->msg);
         for (int i = optind; i < argc; i++) {
                 _cleanup_free_ char *path = NULL;

@@ -202,22 +202,6 @@ static int read_closure_list(const char *file, char ***ret, skiff_err_t *err)
         return 0;
 }
 
-static int read_secret_key(const char *file, struct skiff_sig_seckey *sk, skiff_err_t *err)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        int r = skiff_fs_read_file(file, 4096, &text, &len, err);
-        if (r < 0)
-                return r;
-        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-                text[--len] = '\0';
-        r = skiff_sig_parse_secret(text, sk, err);
-        explicit_bzero(text, len);
-        if (r < 0)
-                return skiff_error_wrap(err, "key file `%s`", file);
-        return 0;
-}
-
 static void print_json(const char *env, const struct skiff_publish_result *res)
 {
         static const char *const checks[_SKIFF_PUBLISH_CHECK_MAX] = {
@@ -288,7 +272,7 @@ int skiff_cli_publish(int argc, char **argv)
         const char *store_dir = a.store_dir ? a.store_dir[0] : SKIFF_STORE_DIR_DEFAULT;
 
         struct skiff_sig_seckey sk;
-        if (read_secret_key(a.key[0], &sk, &err) < 0)
+        if (skiff_cli_read_secret_key(a.key[0], &sk, &err) < 0)
                 return skiff_cli_fail("publish", err->msg);
         size_t ntrusted = skiff_strv_len(a.trusted) + (cfg_file ? cfg->nkeys : 0);
         _cleanup_free_ struct skiff_sig_pubkey *trusted = xcalloc(ntrusted + 1, sizeof(*trusted));
