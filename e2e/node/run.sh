@@ -3,8 +3,9 @@
 # rendered by a real template engine and compared with manifests/ (test_chart.sh, helm-render built
 # with Debian's Go), the agent (test_agent.sh), the installer against real containerd configs
 # (test_install.sh) and pods on the installed configs, k3s's rendered template included, plus the
-# simulated DaemonSet flow (test_pods.sh, root only).
-# usage: e2e/node/run.sh   env: SKIFF (default build/bin/skiff)
+# simulated DaemonSet flow (test_pods.sh, root only); config version 3 on a real containerd 2.x
+# (test_v3.sh: skipped unless CONTAINERD2 is set, see README.md).
+# usage: e2e/node/run.sh   env: SKIFF (default build/bin/skiff), CONTAINERD2, CTR2
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -19,7 +20,7 @@ if [[ -z ${STUB_IMAGE:-} ]]; then # test_install.sh imports the stub image built
 fi
 echo "# ---- chart-lint.py"
 /usr/bin/python3 "$here/chart-lint.py" || failed+=(chart-lint)
-for t in test_chart.sh test_agent.sh test_install.sh test_pods.sh; do
+for t in test_chart.sh test_agent.sh test_install.sh test_pods.sh test_v3.sh; do
   echo "# ---- $t"
   E2E_RESULTS='' bash "$here/$t" || failed+=("$t")
 done
