@@ -334,19 +334,12 @@ int skiff_mounts_post_mount(int fd, const struct skiff_mount_opts *o, bool bind,
 {
         struct skiff_fdpath fp = skiff_fdpath(fd);
         if (bind && (o->flags & SKIFF_MOUNTS_REMOUNT_MASK)) {
+                /* Only the top mount: "ro" on an rbind leaves submounts as they are (OCI and
+                 * runc semantics; CRI's non-recursive read-only volumes rely on it). "rro" asks
+                 * for the whole tree, through attr_set below. */
                 int r = skiff_mounts_remount_bind(fp.p, o->flags, o->clear, err);
                 if (r < 0)
                         return r;
-                /* The remount only affects the top mount; make an rbind read-only all the
-                 * way down where the kernel can (mount_setattr, Linux >= 5.12). */
-                if (o->recursive && (o->flags & MS_RDONLY)) {
-                        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-                        if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-                                          sizeof(attr)) < 0 &&
-                            errno != ENOSYS)
-                                return skiff_error_set_errno(err, errno,
-                                                             "make submounts read-only");
-                }
         }
         if (o->attr_set || o->attr_clr) {
                 int r = setattr_recursive(fd, o->attr_set, o->attr_clr, err);
@@ -531,7 +524,16 @@ static int mount_fs_entry(int rootfd, const struct skiff_spec_mount *m,
         r = skiff_mounts_open_in_root(rootfd, m->destination, SKIFF_MOUNTS_NO_CREATE, &mfd, err);
         if (r < 0)
                 return r;
-        return skiff_mounts_post_mount(mfd, &o2, bind, err);
+        r = skiff_mounts_post_mount(mfd, &o2, bind, err);
+        if (r < 0 || !bind || !(o2.flags & MS_RDONLY))
+                return r;
+        /* The sysfs fallback: the host's submounts of /sys (cgroup, debugfs, ...) are made
+         * read-only too where the kernel can (mount_setattr, Linux >= 5.12). */
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+        if (mount_setattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0 &&
+            errno != ENOSYS)
+                return skiff_error_set_errno(err, errno, "make submounts of `/sys` read-only");
+        return 0;
 }
 
 static int mount_spec_entry(const struct skiff_spec *spec, int rootfd,
@@ -616,8 +618,11 @@ int skiff_mounts_setup_rootfs_hook(const struct skiff_spec *spec, const char *ro
         _cleanup_free_ char *root = realpath(rootfs, NULL);
         if (!root)
                 return skiff_error_set_errno(err, errno, "resolve rootfs `%s`", rootfs);
+        /* A shared rootfsPropagation keeps the peer groups copied from the host: a bind of a
+         * shared host path then stays a peer of it (bidirectional volumes). Only the mount
+         * holding the rootfs is made private, so that pivot_root accepts the new root. */
         bool shared = (prop & MS_SHARED) != 0;
-        if (mount(NULL, "/", NULL, shared ? MS_PRIVATE | MS_REC : prop, NULL) < 0)
+        if (mount(NULL, "/", NULL, prop, NULL) < 0)
                 return skiff_error_set_errno(err, errno, "set propagation of `/`");
         r = make_parent_private(root, err);
         if (r < 0)

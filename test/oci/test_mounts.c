@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -756,4 +757,105 @@ Test(mounts, setup_rootfs_bad_propagation)
         cr_assert_eq(skiff_mounts_setup_rootfs(&spec, "/nonexistent", &err), -EINVAL);
         cr_assert_str_eq(skiff_error_msg(err),
                          "`linux.rootfsPropagation`: unknown value `sideways`");
+}
+
+/* --- read-only binds and propagation ------------------------------------------------------ */
+
+Test(mounts, rootfs_rbind_ro_top_only_rro_recursive)
+{
+        private_ns();
+        _cleanup_free_ char *tmp = make_tmp();
+        _cleanup_free_ char *src = xasprintf("%s/src", tmp);
+        _cleanup_free_ char *root = xasprintf("%s/rootfs", tmp);
+        _cleanup_free_ char *sub = xasprintf("%s/src/sub", tmp);
+        mkdirs("%s", sub);
+        mkdirs("%s", root);
+        cr_assert_eq(mount("tmpfs", sub, "tmpfs", 0, "size=1m"), 0);
+
+        /* "ro" on an rbind: the top mount only (OCI/runc; CRI non-recursive read-only). */
+        struct skiff_rootfs_mount m = {
+            .type = "bind", .source = src, .options = (char *[]){"rbind", "ro", NULL}};
+        _cleanup_error_ skiff_err_t err = NULL;
+        cr_assert_eq(skiff_mounts_rootfs_mount(root, &m, 1, &err), 0, "%s", skiff_error_msg(err));
+        _cleanup_free_ char *top = xasprintf("%s/top", root);
+        _cleanup_free_ char *below = xasprintf("%s/sub/below", root);
+        cr_assert_lt(open(top, O_CREAT | O_WRONLY | O_CLOEXEC, 0644), 0);
+        cr_assert_eq(errno, EROFS);
+        int fd = open(below, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        cr_assert_geq(fd, 0, "the submount became read-only: %s", strerror(errno));
+        close(fd);
+        cr_assert_eq(skiff_mounts_rootfs_umount(root, &err), 0, "%s", skiff_error_msg(err));
+
+        /* "rro": the whole tree (mount_setattr, Linux >= 5.12). */
+        struct skiff_rootfs_mount mr = {
+            .type = "bind", .source = src, .options = (char *[]){"rbind", "ro", "rro", NULL}};
+        int r = skiff_mounts_rootfs_mount(root, &mr, 1, &err);
+        if (r == -ENOSYS)
+                cr_skip_test("no mount_setattr");
+        cr_assert_eq(r, 0, "%s", skiff_error_msg(err));
+        _cleanup_free_ char *below2 = xasprintf("%s/sub/below2", root);
+        cr_assert_lt(open(below2, O_CREAT | O_WRONLY | O_CLOEXEC, 0644), 0);
+        cr_assert_eq(errno, EROFS);
+        cr_assert_eq(skiff_mounts_rootfs_umount(root, &err), 0, "%s", skiff_error_msg(err));
+        cr_assert_eq(umount2(sub, MNT_DETACH), 0);
+        cr_assert_eq(skiff_fs_rm_rf(tmp, NULL), 0);
+}
+
+/* Peer group ("shared:N") of the mount at mp in this namespace's mountinfo, 0 if none. */
+static int shared_group_of(const char *mp)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        if (skiff_fs_read_file("/proc/self/mountinfo", 1u << 24, &buf, &len, NULL) < 0)
+                return -1;
+        int id = 0;
+        char *save = NULL;
+        for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char p[4096], rest[4096];
+                if (sscanf(l, "%*s %*s %*s %*s %4095s %*s %4095[^\n]", p, rest) != 2 ||
+                    strcmp(p, mp) != 0)
+                        continue;
+                const char *s = strstr(rest, "shared:");
+                id = s ? atoi(s + 7) : 0; /* the last (topmost) mount at mp wins */
+        }
+        return id;
+}
+
+static void peer_checks(void *arg)
+{
+        int want = *(int *)arg;
+        int got = shared_group_of("/mnt/vol");
+        CHECK(80, got == want, "/mnt/vol is in peer group %d, not the host path's %d", got, want);
+}
+
+Test(mounts, setup_rootfs_rshared_bind_stays_peer_of_host)
+{
+        private_ns();
+        _cleanup_free_ char *tmp = make_tmp();
+        _cleanup_free_ char *root = xasprintf("%s/rootfs", tmp);
+        _cleanup_free_ char *vol = xasprintf("%s/vol", tmp);
+        mkdirs("%s/proc", root);
+        mkdirs("%s", vol);
+        /* A shared host path, like the one of a Bidirectional volume. */
+        cr_assert_eq(mount(vol, vol, NULL, MS_BIND | MS_REC, NULL), 0);
+        cr_assert_eq(mount(NULL, vol, NULL, MS_SHARED | MS_REC, NULL), 0);
+        int group = shared_group_of(vol);
+        cr_assert_gt(group, 0);
+        struct skiff_spec_mount mounts[] = {
+            {"/proc", "proc", "proc", NULL},
+            {"/mnt/vol", "bind", vol, (char *[]){"rbind", "rshared", NULL}},
+        };
+        struct skiff_spec_namespace nss[] = {{SKIFF_NS_MOUNT, NULL}, {SKIFF_NS_PID, NULL}};
+        struct skiff_spec spec = {
+            .mounts = mounts,
+            .n_mounts = SKIFF_ARRAY_SIZE(mounts),
+            .linux_ = {.namespaces = nss,
+                       .n_namespaces = SKIFF_ARRAY_SIZE(nss),
+                       .rootfs_propagation = "rshared"},
+        };
+        /* Peers propagate both ways: mounts made under the host path show up in the container
+         * and the other way round. */
+        run_container(&spec, root, CLONE_NEWNS | CLONE_NEWPID, peer_checks, &group);
+        cr_assert_eq(umount2(vol, MNT_DETACH), 0);
+        cr_assert_eq(skiff_fs_rm_rf(tmp, NULL), 0);
 }
