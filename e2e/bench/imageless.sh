@@ -21,6 +21,7 @@ source "$E2E_DIR/lib/common.sh"
 source "$E2E_DIR/lib/containerd.sh"
 source "$E2E_DIR/lib/images.sh"
 source "$E2E_DIR/lib/hugetlb.sh"
+source "$E2E_DIR/lib/registry.sh"
 PY=${PYTHON:-/usr/bin/python3}
 SKIFF_BIN=${SKIFF_BIN:-$(dirname "$SKIFF_SHIM")/skiff}
 [[ -x $SKIFF_SHIM && -x $SKIFF_BIN ]] || die "build the shim and skiff first ($SKIFF_SHIM)"
@@ -156,30 +157,7 @@ if has_phase cold; then
     "$md" "$msz" >"$L/index.json"
   rm -rf "$FIX/layers"
 
-  # Local registry (anything answering a connect on the port means it is taken).
-  if (exec 3<>"/dev/tcp/127.0.0.1/$REG_PORT") 2>/dev/null; then
-    die "port $REG_PORT is in use (set REG_PORT)"
-  fi
-  mkdir -p "$E2E_TMP/registry"
-  cat >"$E2E_TMP/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $E2E_TMP/registry/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$REG_PORT
-EOF
-  setsid "$REGISTRY_BIN" serve "$E2E_TMP/registry/config.yml" >"$E2E_TMP/registry/log" 2>&1 </dev/null &
-  REG_PID=$!
-  on_exit kill "$REG_PID"
-  if ! retry_until 20 "$PY" "$REGPUSH" --ping "127.0.0.1:$REG_PORT"; then
-    diag "$(tail -n 20 "$E2E_TMP/registry/log")"
-    die "docker-registry did not start ($REGISTRY_BIN)"
-  fi
+  registry_start
   "$PY" "$REGPUSH" "$L:1" "$BIG_IMAGE" >/dev/null || die "pushing the image to the registry failed"
   rm -rf "$L"
 fi

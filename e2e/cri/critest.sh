@@ -23,6 +23,8 @@ source "$E2E_DIR/lib/common.sh"
 source "$E2E_DIR/lib/containerd.sh"
 # shellcheck source=../lib/images.sh
 source "$E2E_DIR/lib/images.sh"
+# shellcheck source=../lib/registry.sh
+source "$E2E_DIR/lib/registry.sh"
 
 CRITEST=${CRITEST:-/tmp/critools/build/critest}
 REG_PORT=${REG_PORT:-5000}
@@ -128,30 +130,6 @@ _nonewprivs() {
 }
 _marker() { : >"$1/$MARKER"; }
 
-start_registry() {
-  if (exec 3<>"/dev/tcp/127.0.0.1/$REG_PORT") 2>/dev/null; then
-    die "port $REG_PORT is in use (set REG_PORT)"
-  fi
-  mkdir -p "$E2E_TMP/registry"
-  cat >"$E2E_TMP/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $E2E_TMP/registry/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$REG_PORT
-EOF
-  setsid "$REGISTRY_BIN" serve "$E2E_TMP/registry/config.yml" >"$E2E_TMP/registry/log" 2>&1 </dev/null &
-  REG_PID=$!
-  on_exit kill "$REG_PID"
-  retry_until 20 "$PY" "$REGPUSH" --ping "127.0.0.1:$REG_PORT" ||
-    die "docker-registry did not start: $(tail -n 20 "$E2E_TMP/registry/log")"
-}
-
 push_all() {
   local env="\"Env\":[\"$IMAGE_PATH_ENV\"]" web t u img
   push_image e2e-test-images/busybox:1.29-2 "{$env,\"Cmd\":[\"sh\"]}"
@@ -181,7 +159,7 @@ push_all() {
   done
 }
 
-start_registry
+registry_start
 push_all
 
 # ---------------------------------------------------------------------------

@@ -49,38 +49,8 @@ if [[ -z ${SKIFF_V3_NS:-} ]]; then
 fi
 
 diag "$ver"
-bindir=$(dirname "$SKIFF")
-[[ -x $bindir/containerd-shim-skiff-v2 ]] || die "no shim next to $SKIFF"
-tmp=$(mktemp -d /tmp/skv3.XXXXXX)
-export E2E_RESULTS=${E2E_RESULTS:-$tmp/results}
-[[ -f $E2E_RESULTS ]] || : >"$E2E_RESULTS"
-export E2E_BUILD=${E2E_BUILD:-$E2E_REPO/build-e2e}
-SOCK=/run/containerd/containerd.sock
-ctrd_pid=
-mounted=()
-stop_containerd() {
-  [[ -n $ctrd_pid ]] || return 0
-  kill "$ctrd_pid" 2>/dev/null
-  wait "$ctrd_pid" 2>/dev/null
-  ctrd_pid=
-}
-kill_shims() { # shims outlive containerd; this PID namespace only holds ours
-  local p
-  for p in $(pgrep -f 'containerd-shim-'); do kill -KILL "$p" 2>/dev/null; done
-}
-unmount_host() {
-  local m
-  for ((m = ${#mounted[@]} - 1; m >= 0; m--)); do umount -l "${mounted[m]}" 2>/dev/null; done
-  mounted=()
-}
-cleanup() {
-  stop_containerd
-  kill_shims
-  unmount_host
-  umount_under "$tmp"
-  [[ ${KEEP_TMP:-0} == 1 ]] && diag "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
+source "$E2E_DIR/node/hostns.sh"
+hostns_init skv3
 
 source "$E2E_DIR/lib/containerd.sh"
 source "$E2E_DIR/lib/images.sh"
