@@ -5,6 +5,7 @@
 #define SKIFF_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 
 #include "base/error.h"
@@ -37,13 +38,14 @@ int skiff_cli_publish(int argc, char **argv);  /* cli_publish.c */
 int skiff_cli_env(int argc, char **argv);      /* cli_env.c */
 int skiff_cli_sbom(int argc, char **argv);     /* cli_sbom.c */
 
+/* Runs the subcommand argv[1] of verb from the table subs (its run() gets argc - 1, argv + 1);
+ * no subcommand or an unknown one prints usage to stderr and returns SKIFF_EXIT_USAGE, --help/-h
+ * prints it to stdout (dispatch.c). */
+int skiff_cli_dispatch(const char *verb, const struct skiff_cli_verb *subs, size_t n, int argc,
+                       char **argv, void (*usage)(FILE *));
+
 /* Prints "skiff <verb>: <msg>" to stderr; returns SKIFF_EXIT_FAILURE. */
 int skiff_cli_fail(const char *verb, const char *msg);
-
-/* Reads a Nix-format secret key file ("name:base64", trailing whitespace ignored) and wipes the
- * text; errors name the file, never the key (cli_cache.c). */
-struct skiff_sig_seckey;
-int skiff_cli_read_secret_key(const char *file, struct skiff_sig_seckey *sk, skiff_err_t *err);
 
 /* Hub helpers (cli_env.c), shared by the env, sbom and publish verbs. */
 struct skiff_config;
@@ -51,8 +53,6 @@ struct skiff_hub;
 struct skiff_sig_pubkey;
 /* "file://<absolute DIR>" for a directory, the argument itself for a URL; heap. */
 char *skiff_cli_hub_url(const char *arg);
-/* A public key given as "name:base64" or as a file holding it. */
-int skiff_cli_parse_key(const char *arg, struct skiff_sig_pubkey *ret, skiff_err_t *err);
 /* Loads path (NULL: the default path, missing means defaults); *ret_from_file (optional) tells
  * whether a file was read. */
 int skiff_cli_load_config(const char *path, struct skiff_config **ret, bool *ret_from_file,

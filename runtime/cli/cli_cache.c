@@ -9,6 +9,7 @@
 #include "base/cleanup.h"
 #include "base/fs.h"
 #include "cli/cli.h"
+#include "cli/keys.h"
 #include "store/cache.h"
 #include "store/sig.h"
 #include "store/storepath.h"
@@ -76,22 +77,6 @@ static int keygen(int argc, char **argv)
             skiff_fs_write_file_atomic(pf, pk, strlen(pk), 0644, true, &err) < 0)
                 return skiff_cli_fail("cache keygen", err->msg);
         return SKIFF_EXIT_OK;
-}
-
-int skiff_cli_read_secret_key(const char *file, struct skiff_sig_seckey *sk, skiff_err_t *err)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        int r = skiff_fs_read_file(file, 4096, &text, &len, err);
-        if (r < 0)
-                return r;
-        while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-                text[--len] = '\0';
-        r = skiff_sig_parse_secret(text, sk, err);
-        explicit_bzero(text, len);
-        if (r < 0)
-                return skiff_error_wrap(err, "key file `%s`", file);
-        return 0;
 }
 
 static int sign(int argc, char **argv)
@@ -198,21 +183,10 @@ static int add(int argc, char **argv)
 
 int skiff_cli_cache(int argc, char **argv)
 {
-        if (argc < 2) {
-                usage(stderr);
-                return SKIFF_EXIT_USAGE;
-        }
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                usage(stdout);
-                return SKIFF_EXIT_OK;
-        }
-        if (strcmp(argv[1], "keygen") == 0)
-                return keygen(argc - 1, argv + 1);
-        if (strcmp(argv[1], "add") == 0)
-                return add(argc - 1, argv + 1);
-        if (strcmp(argv[1], "sign") == 0)
-                return sign(argc - 1, argv + 1);
-        fprintf(stderr, "skiff cache: unknown subcommand `%s`\n", argv[1]);
-        usage(stderr);
-        return SKIFF_EXIT_USAGE;
+        static const struct skiff_cli_verb subs[] = {
+            {"keygen", keygen, NULL},
+            {"add", add, NULL},
+            {"sign", sign, NULL},
+        };
+        return skiff_cli_dispatch("cache", subs, SKIFF_ARRAY_SIZE(subs), argc, argv, usage);
 }

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/keys.h"
 #include "env/generation.h"
 #include "env/hub.h"
 #include "env/publish.h"
@@ -52,24 +53,6 @@ char *skiff_cli_hub_url(const char *arg)
         char *u = xasprintf("file://%s", abs ? abs : arg);
         free(abs);
         return u;
-}
-
-int skiff_cli_parse_key(const char *arg, struct skiff_sig_pubkey *ret, skiff_err_t *err)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        if (access(arg, F_OK) == 0) {
-                int r = skiff_fs_read_file(arg, 4096, &text, &len, err);
-                if (r < 0)
-                        return r;
-                while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-                        text[--len] = '\0';
-                r = skiff_sig_parse_public(text, ret, err);
-                if (r < 0)
-                        return skiff_error_wrap(err, "key file `%s`", arg);
-                return 0;
-        }
-        return skiff_sig_parse_public(arg, ret, err);
 }
 
 int skiff_cli_load_config(const char *path, struct skiff_config **ret, bool *ret_from_file,
@@ -174,8 +157,7 @@ static int cmd_log(int argc, char **argv)
                         config = optarg;
                         break;
                 case 'k':
-                        extra = xrealloc(extra, (nextra + 1) * sizeof(*extra));
-                        if (skiff_cli_parse_key(optarg, &extra[nextra++], &err) < 0)
+                        if (skiff_cli_add_key(&extra, &nextra, optarg, &err) < 0)
                                 return skiff_cli_fail("env log", err->msg);
                         break;
                 case 'j':
@@ -330,19 +312,9 @@ static int cmd_live(int argc, char **argv)
 
 int skiff_cli_env(int argc, char **argv)
 {
-        if (argc < 2) {
-                usage(stderr);
-                return SKIFF_EXIT_USAGE;
-        }
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                usage(stdout);
-                return SKIFF_EXIT_OK;
-        }
-        if (strcmp(argv[1], "log") == 0)
-                return cmd_log(argc - 1, argv + 1);
-        if (strcmp(argv[1], "live") == 0)
-                return cmd_live(argc - 1, argv + 1);
-        fprintf(stderr, "skiff env: unknown subcommand `%s`\n", argv[1]);
-        usage(stderr);
-        return SKIFF_EXIT_USAGE;
+        static const struct skiff_cli_verb subs[] = {
+            {"log", cmd_log, NULL},
+            {"live", cmd_live, NULL},
+        };
+        return skiff_cli_dispatch("env", subs, SKIFF_ARRAY_SIZE(subs), argc, argv, usage);
 }

@@ -11,6 +11,7 @@
 #include "base/strv.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/keys.h"
 #include "env/flox.h"
 #include "env/generation.h"
 #include "env/publish.h"

@@ -11,6 +11,7 @@
 #include "base/strv.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/keys.h"
 #include "env/generation.h"
 #include "env/hub.h"
 #include "env/publish.h"
@@ -99,8 +100,7 @@ int skiff_cli_sbom(int argc, char **argv)
                         config = optarg;
                         break;
                 case 'k':
-                        extra = xrealloc(extra, (nextra + 1) * sizeof(*extra));
-                        if (skiff_cli_parse_key(optarg, &extra[nextra++], &err) < 0)
+                        if (skiff_cli_add_key(&extra, &nextra, optarg, &err) < 0)
                                 return skiff_cli_fail("sbom", err->msg);
                         break;
                 case 'h':
