@@ -12,40 +12,18 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cri import Cri, pb, security  # noqa: E402
+from tap import Tap  # noqa: E402
 
 SOCK = os.environ["SOCK"]
 HANDLER = os.environ.get("CRI_HANDLER", "skiff")
 IMAGE = os.environ.get("BUSYBOX_IMAGE", "docker.io/library/busybox:e2e")
-RESULTS = os.environ.get("E2E_RESULTS")
-failures = 0
-counter = [0]
-
-
-def record(status, desc):
-    counter[0] += 1
-    print("%s - [cri/%s] %s" % (status, HANDLER, desc), flush=True)
-    if RESULTS:
-        with open(RESULTS, "a") as f:
-            f.write("%s\t[cri/%s] %s\n" % (status, HANDLER, desc))
-
-
-def check(desc, cond, detail=""):
-    global failures
-    if cond:
-        record("ok", desc)
-    else:
-        failures += 1
-        record("not ok", desc)
-        if detail:
-            for line in str(detail).splitlines()[:20]:
-                print("#   " + line, flush=True)
-    return cond
+TAP = Tap("cri/%s" % HANDLER)
+record, check = TAP.record, TAP.check
 
 
 def rpc_error(fn, *a, **kw):
@@ -320,15 +298,4 @@ SCENARIOS = [scenario_bridge_pod, scenario_host_network, scenario_security,
              scenario_resources, scenario_recovery]
 
 if __name__ == "__main__":
-    only = set(filter(None, os.environ.get("CRI_ONLY", "").split(",")))
-    for s in SCENARIOS:
-        name = s.__name__[len("scenario_"):]
-        if only and name not in only:
-            continue
-        try:
-            s()
-        except Exception:
-            failures += 1
-            record("not ok", "%s: raised" % name)
-            print("#   " + traceback.format_exc().replace("\n", "\n#   "), flush=True)
-    sys.exit(1 if failures else 0)
+    TAP.run(SCENARIOS)

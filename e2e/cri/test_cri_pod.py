@@ -13,9 +13,6 @@ import shutil
 import sys
 import tempfile
 import time
-import traceback
-
-import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cri as base  # noqa: E402
@@ -548,15 +545,4 @@ SCENARIOS = [scenario_namespaces, scenario_security_context, scenario_cpu_resour
              scenario_exec_stream, scenario_one_shim, scenario_shim_kill]
 
 if __name__ == "__main__":
-    only = set(filter(None, os.environ.get("CRI_ONLY", "").split(",")))
-    for s in SCENARIOS:
-        name = s.__name__[len("scenario_"):]
-        if only and name not in only:
-            continue
-        try:
-            s()
-        except (Exception, grpc.RpcError):
-            base.failures += 1
-            base.record("not ok", "%s: raised" % name)
-            print("#   " + traceback.format_exc().replace("\n", "\n#   "), flush=True)
-    sys.exit(1 if base.failures else 0)
+    base.TAP.run(SCENARIOS)

@@ -17,52 +17,26 @@ import re
 import statistics
 import sys
 import time
-import traceback
 import uuid
 
 import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cri import Cri, pb, security  # noqa: E402
+from tap import Tap  # noqa: E402
 
 SOCK = os.environ["SOCK"]
 FIX = os.environ["GPUFIX"]
 NODE_CONFIG = os.environ["SKIFF_NODE_CONFIG"]
 EMPTY = os.environ.get("EMPTY_IMAGE", "skiff.dev/empty:1")
-RESULTS = os.environ.get("E2E_RESULTS")
 GPU_ID = os.environ.get("GPU_ID", "0")
 TIMING_N = int(os.environ.get("GPU_TIMING_N", "7"))
 LOG = open(os.environ["GPU_LOG"], "a") if os.environ.get("GPU_LOG") else None
 GLIBC, PROBES, SHELL = open(os.path.join(FIX, "paths")).read().split()
 HAS_DRIVER = os.path.exists("/proc/driver/nvidia/version")
 CDI_DIR = os.path.join(FIX, "cdi")
-failures = 0
-
-
-def say(line):
-    print(line, flush=True)
-    if LOG:
-        LOG.write(line + "\n")
-        LOG.flush()
-
-
-def record(status, desc):
-    say("%s - [gpu] %s" % (status, desc))
-    if RESULTS:
-        with open(RESULTS, "a") as f:
-            f.write("%s\t[gpu] %s\n" % (status, desc))
-
-
-def check(desc, cond, detail=""):
-    global failures
-    if cond:
-        record("ok", desc)
-    else:
-        failures += 1
-        record("not ok", desc)
-    for line in str(detail).strip().splitlines()[:30]:
-        say("#   " + line)
-    return cond
+TAP = Tap("gpu", log=LOG, detail_lines=30, detail_always=True)
+say, record, check = TAP.say, TAP.record, TAP.check
 
 
 def write_config():
@@ -304,15 +278,4 @@ if __name__ == "__main__":
     write_config()
     write_cdi_spec()
     say("# gpu e2e: driver %s, GPU %s" % ("present" if HAS_DRIVER else "absent", GPU_ID))
-    only = set(filter(None, os.environ.get("CRI_ONLY", "").split(",")))
-    for s in SCENARIOS:
-        name = s.__name__[len("scenario_"):]
-        if only and name not in only:
-            continue
-        try:
-            s()
-        except Exception:
-            failures += 1
-            record("not ok", "%s: raised" % name)
-            say("#   " + traceback.format_exc().replace("\n", "\n#   "))
-    sys.exit(1 if failures else 0)
+    TAP.run(SCENARIOS)

@@ -13,42 +13,23 @@ import os
 import sys
 import threading
 import time
-import traceback
 
 import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cri import Cri, pb, security  # noqa: E402
+from tap import Tap  # noqa: E402
 
 SOCK = os.environ["SOCK"]
 FIX = os.environ["FIX"]
 NODE_CONFIG = os.environ["SKIFF_NODE_CONFIG"]
 EMPTY = os.environ.get("EMPTY_IMAGE", "skiff.dev/empty:1")
 BUSYBOX = os.environ.get("BUSYBOX_IMAGE", "docker.io/library/busybox:e2e")
-RESULTS = os.environ.get("E2E_RESULTS")
 PATHS = open(os.path.join(FIX, "paths")).read().split()
 SHELL, HELLO1, HELLO2, BAD, BIG = PATHS
 STORE_ROOT = os.path.join(FIX, "node")
-failures = 0
-
-
-def record(status, desc):
-    print("%s - [imageless] %s" % (status, desc), flush=True)
-    if RESULTS:
-        with open(RESULTS, "a") as f:
-            f.write("%s\t[imageless] %s\n" % (status, desc))
-
-
-def check(desc, cond, detail=""):
-    global failures
-    if cond:
-        record("ok", desc)
-    else:
-        failures += 1
-        record("not ok", desc)
-        for line in str(detail).splitlines()[:20]:
-            print("#   " + line, flush=True)
-    return cond
+TAP = Tap("imageless")
+record, check = TAP.record, TAP.check
 
 
 class Server:
@@ -511,16 +492,4 @@ SCENARIOS = [scenario_basic, scenario_skip_exec, scenario_tampered, scenario_tim
              scenario_rollout]
 
 if __name__ == "__main__":
-    only = set(filter(None, os.environ.get("CRI_ONLY", "").split(",")))
-    hub = Server(os.path.join(FIX, "hub"))
-    for s in SCENARIOS:
-        name = s.__name__[len("scenario_"):]
-        if only and name not in only:
-            continue
-        try:
-            s(hub)
-        except Exception:
-            failures += 1
-            record("not ok", "%s: raised" % name)
-            print("#   " + traceback.format_exc().replace("\n", "\n#   "), flush=True)
-    sys.exit(1 if failures else 0)
+    TAP.run(SCENARIOS, Server(os.path.join(FIX, "hub")))
