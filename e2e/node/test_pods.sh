@@ -57,6 +57,28 @@ imageless_fixture "$tmp/fix" "$SKIFF" >/dev/null 2>&1 || die "building the image
   >"$tmp/image.log" 2>&1 || die "manifests/image/build.sh failed: $(cat "$tmp/image.log")"
 node_ref=$(sed -n 's/^node image  //p' "$tmp/image.log")
 
+# ---- the node image is pushable with skopeo: OCI layout -> a docker-registry on 127.0.0.1 ------
+if command -v skopeo >/dev/null && command -v docker-registry >/dev/null; then
+  reg_port=$((20000 + RANDOM % 20000))
+  mkdir -p "$tmp/registry"
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$tmp/registry/data" "$reg_port" >"$tmp/registry/config.yml"
+  docker-registry serve "$tmp/registry/config.yml" >"$tmp/registry/log" 2>&1 &
+  reg_pid=$!
+  retry_until 20 curl -sf "http://127.0.0.1:$reg_port/v2/" >/dev/null
+  node_tag=${node_ref##*:}
+  dest=docker://127.0.0.1:$reg_port/skiff/skiff-node:$node_tag
+  check "node image: skopeo copies the OCI layout to a registry" \
+    skopeo copy -q --dest-tls-verify=false "oci:$tmp/image/skiff-node:$node_tag" "$dest"
+  local_digest=$(skopeo inspect --format '{{.Digest}}' "oci:$tmp/image/skiff-node:$node_tag" 2>&1)
+  remote_digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "$dest" 2>&1)
+  assert_same "node image: the registry serves the layout's manifest digest" "$local_digest" "$remote_digest"
+  kill "$reg_pid" 2>/dev/null
+  wait "$reg_pid" 2>/dev/null
+else
+  diag "skip: skopeo or docker-registry missing (the node image push check)"
+fi
+
 # host_mount ROOT: make ROOT the host for containerd, its shims and hostPID's PID 1.
 host_mount() {
   local root=$1 p
