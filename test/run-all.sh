@@ -48,10 +48,12 @@ if [[ ${SKIP_FUZZ:-0} != 1 ]]; then
     work=$(mktemp -d)
     [[ -d $corpus_src ]] && cp -r "$corpus_src"/. "$work"/
     echo "fuzz: $name"
+    # Crash inputs go to build-fuzz/artifacts/NAME/, never into the working tree.
+    mkdir -p "build-fuzz/artifacts/$name"
     if ! "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=0 \
-      "$work" >"$work.log" 2>&1; then
+      -artifact_prefix="build-fuzz/artifacts/$name/" "$work" >"$work.log" 2>&1; then
       tail -40 "$work.log"
-      failures+=("fuzz $name")
+      failures+=("fuzz $name (input in build-fuzz/artifacts/$name/)")
     fi
     rm -rf "$work" "$work.log"
   done

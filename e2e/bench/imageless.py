@@ -18,8 +18,6 @@ Environment: SOCK, FIX (fixture dir: hub/, cache/, sk, paths, ten.json), SKIFF_N
 FIX_PK, EMPTY_IMAGE, BUSYBOX_IMAGE, BIG_IMAGE (registry reference, plain http), CTR,
 IMAGE_HANDLER (default runc), N (default 20), COLD_N (default 5).
 """
-import functools
-import http.server
 import json
 import os
 import shutil
@@ -34,6 +32,7 @@ sys.path.insert(0, os.path.join(_E2E, "cri"))
 sys.path.insert(0, os.path.join(_E2E, "lib"))
 from cri import Cri  # noqa: E402
 import regpush  # noqa: E402
+import statichttp  # noqa: E402
 
 SOCK = os.environ["SOCK"]
 FIX = os.environ["FIX"]
@@ -65,21 +64,14 @@ class Server:
     def start(self):
         outer = self
 
-        class H(http.server.SimpleHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(statichttp.Handler):
             def do_GET(self):
                 path = self.translate_path(self.path)
                 size = os.path.getsize(path) if os.path.isfile(path) else 0
                 outer.requests.append((self.path, size))
                 super().do_GET()
 
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", self.port), functools.partial(H, directory=self.root))
-        self.httpd.daemon_threads = True
+        self.httpd = statichttp.serve(H, self.root, self.port)
         self.port = self.httpd.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

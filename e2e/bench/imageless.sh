@@ -8,6 +8,8 @@
 # lib/regpush.py).
 # env: N (rounds for the cheap phases, default 20), COLD_N (cold-start rounds, default 5),
 #      BIG_MIB (size of each of the 5 data packages / image layers, default 100),
+#      BIG_CONTENT (real: files of real software copied from this machine by lib/realtree.py,
+#      REAL_ROOTS its roots; random: random bytes, the incompressible worst case; default real),
 #      REG_PORT (registry port, default 5000), PHASES (default "warm rollback delta cold"),
 #      SKIFF_SHIM (the shim; `skiff` is taken from the same directory),
 #      PYTHON (with grpcio; default /usr/bin/python3), REGISTRY_BIN (default: docker-registry on
@@ -83,14 +85,23 @@ mkdir -p "$FIX/src" "$FIX/data"
     --description first
   publish acme/hello --paths "$shell" "$hello2" --var GREETING=gen2 --live
 
-  # acme/big@1: shell + 5 packages big1..big5 of BIG_MIB MiB each, zstd. The same random data
-  # goes into the image below, so both move the same bytes.
+  # acme/big@1: shell + 5 packages big1..big5 of BIG_MIB MiB each, zstd. The same files go
+  # into the image below (data/big$i is layer i's /data/big$i), so both move the same bytes.
   if has_phase cold; then
     pkgs=("$shell")
+    if [[ ${BIG_CONTENT:-real} == real ]]; then
+      # shellcheck disable=SC2086
+      /usr/bin/python3 "$E2E_DIR/lib/realtree.py" data/real $((5 * BIG_MIB)) 5 ${REAL_ROOTS:-} \
+        >/dev/null
+      for i in 1 2 3 4 5; do mv "data/real/pkg$i" "data/big$i"; done
+    else
+      for i in 1 2 3 4 5; do
+        mkdir -p "data/big$i/share"
+        rand_file "data/big$i/share/big$i.blob" $((BIG_MIB * 1048576))
+      done
+    fi
     for i in 1 2 3 4 5; do
-      rand_file "data/blob$i" $((BIG_MIB * 1048576))
-      mkdir -p "src/big$i/share"
-      ln "data/blob$i" "src/big$i/share/big$i.blob"
+      cp -al "data/big$i" "src/big$i"
       pkgs+=("$(add "src/big$i" --compression zstd)")
     done
     publish acme/big --paths "${pkgs[@]}" --live
@@ -127,7 +138,8 @@ done
 
 BIG_IMAGE=127.0.0.1:$REG_PORT/bench/big:1
 if has_phase cold; then
-  # The ~500 MiB image: 5 gzip layers (busybox + blob1, blob2 ... blob5), OCI layout.
+  # The ~500 MiB image: 5 gzip layers (busybox + /data/big1, /data/big2 ... /data/big5), OCI
+  # layout.
   L=$FIX/layout
   mkdir -p "$L/blobs/sha256" "$FIX/layers"
   printf '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
@@ -136,7 +148,7 @@ if has_phase cold; then
     r=$FIX/layers/r$i
     mkdir -p "$r/data"
     [[ $i == 1 ]] && cp -a "$BUSYBOX_ROOTFS/." "$r/"
-    ln "$FIX/data/blob$i" "$r/data/blob$i"
+    cp -al "$FIX/data/big$i" "$r/data/big$i"
     _det_tar "$r" >"$FIX/layers/l$i.tar"
     diffs+="${diffs:+,}\"sha256:$(_sha256 "$FIX/layers/l$i.tar")\""
     gzip -n -1 -c "$FIX/layers/l$i.tar" >"$FIX/layers/l$i.tar.gz"

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Benchmark: realize a ~200 MiB closure from a zstd cache served on 127.0.0.1 with skiff vs
 # `nix copy --from` into a fresh store, and raw NAR unpack (skiff nar restore vs
-# nix-store --restore). Interleaved, N runs (default 5), everything on tmpfs. Prints a markdown
-# table of medians. usage: e2e/bench/store.sh [N] [MIB]
-# env: SKIFF (binary); FIXTURE=nix (default: the closure built by nix-build from
-# test/fixtures/store) or skiff (the same shape made with `skiff cache add`, for machines where
-# only a bundled `nix` binary runs, see e2e/bench/nix-bundle.sh); TMP (default /dev/shm);
-# SKIFF_B (a second skiff binary, e.g. an older build: adds an interleaved "skiff B" realize row)
+# nix-store --restore) of the closure's largest NAR. Interleaved, N runs (default 5), everything
+# on tmpfs. Prints a markdown table of medians. usage: e2e/bench/store.sh [N] [MIB]
+# env: SKIFF (binary); FIXTURE:
+#   real (default)  PKGS (default 8) store paths of real software copied from this machine by
+#                   e2e/lib/realtree.py (REAL_ROOTS: its roots, default /usr/lib /usr/share
+#                   /usr/bin /usr/libexec); compresses like real environments (about 3x here);
+#   random          one path holding MIB MiB of random bytes plus two small paths (the
+#                   incompressible worst case: every byte is received, hashed twice, written);
+#   nix             the random shape built by nix-build from test/fixtures/store.
+# Caches are written by `skiff cache add` (real, random; the store paths `nix-store --add`
+# computes) or `nix copy --to` (nix). TMP (default /dev/shm); SKIFF_B (a second skiff binary,
+# e.g. an older build: adds an interleaved "skiff B" realize row).
 set -euo pipefail
 N=${1:-5}
 MIB=${2:-200}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SKIFF=${SKIFF:-$REPO/build-store/bin/skiff}
-FIXTURE=${FIXTURE:-nix}
+FIXTURE=${FIXTURE:-real}
 export NIX_CONFIG=$'substituters =\nexperimental-features = nix-command\nsandbox = false\nbuild-users-group ='
 W=$(mktemp -d "${TMP:-/dev/shm}/skiff-bench.XXXXXX")
 srv=
@@ -21,16 +27,19 @@ if [[ $FIXTURE == nix ]]; then
   "$REPO/test/fixtures/store/mkcache.sh" "$W/fx" "bench$MIB" "$MIB" >/dev/null 2>&1
   root=$(cat "$W/fx/root")
 else
-  # No nix-build (the device machine): the same shape of closure made with `skiff cache add`
-  # (which computes the store paths `nix-store --add` would); Nix reads the cache as any other.
   src=$W/fx/src
-  mkdir -p "$src/bench-lib-bench$MIB/lib/deep/a/b/c" "$src/bench-app/bin" "$src/bench-env/bin"
-  head -c $((MIB * 1048576)) /dev/urandom >"$src/bench-lib-bench$MIB/lib/big"
-  head -c 600000 /dev/urandom >"$src/bench-lib-bench$MIB/lib/deep/a/b/c/small"
-  echo hello >"$src/bench-lib-bench$MIB/lib/hello.txt"
-  printf '#!/bin/sh\necho app\n' >"$src/bench-app/bin/app"
-  chmod 755 "$src/bench-app/bin/app"
-  ln -s ../../bench-app/bin/app "$src/bench-env/bin/app"
+  if [[ $FIXTURE == real ]]; then
+    # shellcheck disable=SC2086
+    /usr/bin/python3 "$REPO/e2e/lib/realtree.py" "$src" "$MIB" "${PKGS:-8}" ${REAL_ROOTS:-} >/dev/null
+  else
+    mkdir -p "$src/bench-lib-bench$MIB/lib/deep/a/b/c" "$src/bench-app/bin" "$src/bench-env/bin"
+    head -c $((MIB * 1048576)) /dev/urandom >"$src/bench-lib-bench$MIB/lib/big"
+    head -c 600000 /dev/urandom >"$src/bench-lib-bench$MIB/lib/deep/a/b/c/small"
+    echo hello >"$src/bench-lib-bench$MIB/lib/hello.txt"
+    printf '#!/bin/sh\necho app\n' >"$src/bench-app/bin/app"
+    chmod 755 "$src/bench-app/bin/app"
+    ln -s ../../bench-app/bin/app "$src/bench-env/bin/app"
+  fi
   "$SKIFF" cache keygen "skiff-bench-$MIB" --secret-file "$W/fx/sk" --public-file "$W/fx/pk"
   for c in zstd none; do
     root=$("$SKIFF" cache add "$src"/* --to "file://$W/fx/cache-$c" --key "$W/fx/sk" \
@@ -46,8 +55,9 @@ for _ in $(seq 100); do [[ -s $W/port ]] && break; sleep 0.05; done
 port=$(cat "$W/port")
 url=http://127.0.0.1:$port/cache-zstd
 nar_bytes=$(awk '/^NarSize:/ {s += $2} END {print s}' "$W"/fx/cache-zstd/*.narinfo)
-big=$(grep -l -- "^StorePath: .*-lib-bench$MIB\$" "$W"/fx/cache-none/*.narinfo)
-bignar=$W/fx/cache-none/$(awk '/^URL:/ {print $2}' "$big")
+file_bytes=$(awk '/^FileSize:/ {s += $2} END {print s}' "$W"/fx/cache-zstd/*.narinfo)
+# The largest NAR of the closure, for the raw unpack row.
+bignar=$W/fx/cache-none/$(awk '/^URL:/ {u = $2} /^NarSize:/ {if ($2 > m) {m = $2; b = u}} END {print b}' "$W"/fx/cache-none/*.narinfo)
 
 ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
 declare -A R
@@ -69,7 +79,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR
 m() { echo "${R[$1]}" | median; }
 sr=$(m skiff_realize) nc=$(m nix_copy) sx=$(m skiff_restore) nx=$(m nix_restore)
 echo
-echo "Closure: $(wc -l <"$W/fx/closure") paths, $((nar_bytes / 1048576)) MiB NAR, zstd, http://127.0.0.1, tmpfs, n=$N (medians, ms)"
+echo "Closure ($FIXTURE): $(wc -l <"$W/fx/closure") paths, $((nar_bytes / 1048576)) MiB NAR, $((file_bytes / 1048576)) MiB zstd, http://127.0.0.1 (e2e/store/httpd.py), tmpfs, n=$N (medians, ms)"
 echo
 echo "| operation | skiff | nix | skiff / nix |"
 echo "|---|---|---|---|"

@@ -6,8 +6,6 @@ manycache/, hub/, paths, more),
 SKIFF_NODE_CONFIG (the node config path the skiff runtime's options name), FIX_PK (trusted
 key), EMPTY_IMAGE, BUSYBOX_IMAGE, E2E_RESULTS, CRI_ONLY (comma separated scenario names).
 """
-import functools
-import http.server
 import json
 import os
 import sys
@@ -19,6 +17,9 @@ import grpc
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cri import Cri, pb, security  # noqa: E402
 from tap import Tap  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import statichttp  # noqa: E402
 
 SOCK = os.environ["SOCK"]
 FIX = os.environ["FIX"]
@@ -41,12 +42,7 @@ class Server:
         self.lock = threading.Lock()
         outer = self
 
-        class H(http.server.SimpleHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(statichttp.Handler):
             def do_GET(self):
                 with outer.lock:
                     outer.count += 1
@@ -55,9 +51,7 @@ class Server:
                     time.sleep(delay)
                 super().do_GET()
 
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(H, directory=root))
-        self.httpd.daemon_threads = True
+        self.httpd = statichttp.serve(H, root)
         self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -3,21 +3,18 @@ supports fault injection through environment variables:
   SKIFF_HTTPD_FAIL_FIRST=N   answer the first N requests of each path with 503
   SKIFF_HTTPD_TRUNCATE=SUFFIX  send only half of files whose path ends with SUFFIX
 usage: httpd.py DIR PORTFILE"""
-import functools
-import http.server
 import os
 import sys
 import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import statichttp  # noqa: E402
 
 counts = {}
 lock = threading.Lock()
 
 
-class Handler(http.server.SimpleHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
+class Handler(statichttp.Handler):
 
     def do_GET(self):
         with lock:
@@ -46,9 +43,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 def main():
     d, portfile = sys.argv[1], sys.argv[2]
-    handler = functools.partial(Handler, directory=d)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
+    srv = statichttp.serve(Handler, d)
     with open(portfile + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     os.rename(portfile + ".tmp", portfile)

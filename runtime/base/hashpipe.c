@@ -1,13 +1,15 @@
 #include "base/hashpipe.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/xalloc.h"
 
-#define SLOT_SIZE (1024 * 1024)
+#define SLOT_SIZE (256 * 1024)
 #define NSLOTS    4
 
 struct slot {
@@ -50,6 +52,37 @@ static void *helper(void *arg)
         return NULL;
 }
 
+/* Helpers running process-wide, and the budget (0 until first computed). */
+static atomic_uint helpers_running;
+static atomic_uint helpers_max;
+
+static unsigned usable_cpus(void)
+{
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+                return (unsigned)CPU_COUNT(&set);
+        return 1;
+}
+
+void skiff_hashpipe_set_max_helpers(unsigned n)
+{
+        atomic_store(&helpers_max, n ? n : usable_cpus());
+}
+
+static bool claim_helper(void)
+{
+        unsigned max = atomic_load(&helpers_max);
+        if (max == 0) {
+                max = usable_cpus();
+                atomic_store(&helpers_max, max);
+        }
+        unsigned cur = atomic_load(&helpers_running);
+        while (cur < max)
+                if (atomic_compare_exchange_weak(&helpers_running, &cur, cur + 1))
+                        return true;
+        return false;
+}
+
 void skiff_hashpipe_init(struct skiff_hashpipe *p)
 {
         *p = (struct skiff_hashpipe){0};
@@ -65,8 +98,11 @@ static void ring_free(struct skiff_hashpipe_ring *r)
         free(r);
 }
 
+/* Starts the helper if the budget allows; otherwise the pipe stays inline for now. */
 static void start(struct skiff_hashpipe *p)
 {
+        if (!claim_helper())
+                return;
         struct skiff_hashpipe_ring *r = xcalloc(1, sizeof(*r));
         pthread_mutex_init(&r->mu, NULL);
         pthread_cond_init(&r->cv, NULL);
@@ -75,6 +111,7 @@ static void start(struct skiff_hashpipe *p)
         r->h = &p->h;
         if (pthread_create(&r->thread, NULL, helper, r) != 0) {
                 ring_free(r);
+                atomic_fetch_sub(&helpers_running, 1);
                 p->inline_only = true;
                 return;
         }
@@ -147,6 +184,7 @@ static void stop(struct skiff_hashpipe *p, bool cancel)
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->thread, NULL);
         ring_free(r);
+        atomic_fetch_sub(&helpers_running, 1);
         p->ring = NULL;
 }
 

@@ -6,6 +6,11 @@
  * and the helper thread hashes them in order; update() blocks only while the ring is full. If the
  * thread cannot be created the pipe keeps hashing inline: results never depend on the thread.
  *
+ * Helper threads are a process-wide budget of one per CPU the process may run on: a pipe past
+ * its inline prefix while the budget is spent hashes inline and tries again on its next update,
+ * so many parallel pipes on few cores do not add threads, copies and ring memory that only
+ * compete for the same cores.
+ *
  * One pipe is used by one caller thread at a time. A pipe must be ended by exactly one of
  * final() or abort(), both of which join the helper thread. Allocation failure aborts (as in
  * xalloc.h). */
@@ -35,5 +40,9 @@ void skiff_hashpipe_update(struct skiff_hashpipe *p, const void *data, size_t le
 void skiff_hashpipe_final(struct skiff_hashpipe *p, uint8_t out[SKIFF_SHA256_LEN]);
 /* Releases a pipe that was initialised but not finalised. Safe on a zeroed or ended pipe. */
 void skiff_hashpipe_abort(struct skiff_hashpipe *p);
+
+/* Sets the helper-thread budget (0: the default, the number of usable CPUs). For tests and
+ * benchmarks; takes effect for helpers started afterwards. */
+void skiff_hashpipe_set_max_helpers(unsigned n);
 
 #endif

@@ -20,7 +20,7 @@
 
 SKIFF_DEFINE_CLEANUP(CURLU *, curl_url_cleanup)
 
-#define CHUNK_SIZE (1024 * 1024)
+#define CHUNK_SIZE (256 * 1024)
 #define QUEUE_MAX  4 /* full chunks queued per transfer before it is paused */
 
 struct chunk {
@@ -293,7 +293,7 @@ static void setup(struct skiff_fetch *f, const char *url, struct xfer *x)
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)f->cfg->connect_timeout);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)f->cfg->low_speed_timeout);
-        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
         curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
         _cleanup_free_ char *host = host_of(url);
         const struct skiff_config_cred *cr = host ? skiff_config_cred_for(f->cfg, host) : NULL;

@@ -121,3 +121,30 @@ Test(hashpipe, feeds_ending_exactly_at_the_inline_boundary_start_the_helper)
         cr_assert_arr_eq(want, got, sizeof(want));
         free(d);
 }
+
+Test(hashpipe, helper_budget_is_shared_and_released)
+{
+        skiff_hashpipe_set_max_helpers(1);
+        size_t n = 6u << 20;
+        uint8_t *d = make_data(n);
+        uint8_t want[SKIFF_SHA256_LEN], got_a[SKIFF_SHA256_LEN], got_b[SKIFF_SHA256_LEN];
+        skiff_sha256_oneshot(d, n, want);
+        struct skiff_hashpipe a, b;
+        skiff_hashpipe_init(&a);
+        skiff_hashpipe_init(&b);
+        skiff_hashpipe_update(&a, d, n / 2);
+        skiff_hashpipe_update(&b, d, n / 2);
+        cr_assert_not_null(a.ring, "the first pipe past its prefix gets the one helper");
+        cr_assert_null(b.ring, "the second hashes inline while the budget is spent");
+        skiff_hashpipe_update(&a, d + n / 2, n - n / 2);
+        skiff_hashpipe_final(&a, got_a);
+        skiff_hashpipe_update(&b, d + n / 2, 1 << 20);
+        cr_assert_not_null(b.ring, "a helper freed by final() is taken on the next update");
+        skiff_hashpipe_update(&b, d + n / 2 + (1 << 20), n - n / 2 - (1 << 20));
+        skiff_hashpipe_final(&b, got_b);
+        cr_assert_arr_eq(want, got_a, sizeof(want));
+        cr_assert_arr_eq(want, got_b, sizeof(want),
+                         "switching to the helper mid-stream keeps order");
+        skiff_hashpipe_set_max_helpers(0);
+        free(d);
+}
