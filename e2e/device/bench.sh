@@ -16,7 +16,9 @@
 # on failure, containerd.log and registry.log there.
 #
 # Environment: PHASES (default cold; rollback and delta need nothing more, warm needs runc and
-# crun), COLD_N (default 7), BIG_MIB (default 100), N (rounds of rollback, default 20), REG_PORT,
+# crun; store runs e2e/bench/store.sh first, for each of STORE_FIXTURES (default "real random"),
+# STORE_N rounds (default 11), STORE_MIB (default 200), against the Nix bundle in .dev/nix.tar.xz
+# from `WITH_NIX=1 e2e/device/prepare.sh`), COLD_N (default 7), BIG_MIB (default 100), N (rounds of rollback, default 20), REG_PORT,
 # IMAGE_HANDLER, REGISTRY_BIN, PYTHON, SKIFF_DEV_DIR, BENCH_TMPFS=1 (the work directory on a
 # tmpfs; default a directory under /tmp, on disk as in the build machine's runs), BENCH_TIMEOUT
 # (seconds, default 540), OUT.
@@ -55,6 +57,22 @@ if [[ " $PHASES " == *" cold "* && -z ${REGISTRY_BIN:-} ]]; then
 fi
 if [[ -n ${REGISTRY_BIN:-} ]]; then
   "$REGISTRY_BIN" --version || die "$REGISTRY_BIN does not run"
+fi
+
+if [[ " $PHASES " == *" store "* ]]; then
+  [[ -f .dev/nix.tar.xz ]] || die "PHASES has store: carry .dev/nix.tar.xz (WITH_NIX=1 e2e/device/prepare.sh)"
+  if ! dev_unpacked .dev/nix.tar.xz "$DEV/nixb"; then
+    dev_unpack .dev/nix.tar.xz "$DEV/nixb" || die "could not unpack .dev/nix.tar.xz"
+  fi
+  PATH=$DEV/nixb/nix/bin:$PATH nix --version || die "the Nix bundle does not run"
+  for fx in ${STORE_FIXTURES:-real random}; do
+    echo "#### store benchmark, FIXTURE=$fx"
+    PATH=$DEV/nixb/nix/bin:$PATH FIXTURE=$fx SKIFF=$DEV/bin/skiff \
+      bash e2e/bench/store.sh "${STORE_N:-11}" "${STORE_MIB:-200}" | tee -a "${OUT:-/tmp}/store.md" ||
+      die "e2e/bench/store.sh FIXTURE=$fx failed"
+  done
+  PHASES=$(tr ' ' '\n' <<<"$PHASES" | grep -vx store | tr '\n' ' ')
+  [[ -n ${PHASES// /} ]] || exit 0
 fi
 
 export SKIFF_CRI_PY=$DEV/py

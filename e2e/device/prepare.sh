@@ -16,12 +16,15 @@
 #   .dev/registry.tar.xz  with WITH_REGISTRY=1 (or =only: that file alone, nothing built): Debian's
 #                         docker-registry (bin/docker-registry, linked to glibc only), which
 #                         e2e/device/bench.sh unpacks for the imageless cold-start benchmark
+#   .dev/nix.tar.xz       with WITH_NIX=1 (or =only): Debian's nix-bin bundled by
+#                         e2e/bench/nix-bundle.sh, the reference of the store benchmark that
+#                         e2e/device/bench.sh runs for PHASES=store
 # The payload is compressed because containerd and ctr alone are 71 MB and the whole working tree
 # plus carried paths may not exceed 64 MiB.
 #
 # Environment: BUILD_DIR (default build-dev), JOBS (default nproc), DEBS (a directory that already
 # holds the .deb files; default: apt-get download into a temporary directory), WITH_REGISTRY
-# (0, 1 or only; default 0), REGISTRY_SRC (the docker-registry binary; default: the one on PATH).
+# (0, 1 or only; default 0), WITH_NIX (0, 1 or only; default 0), REGISTRY_SRC (the docker-registry binary; default: the one on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -79,8 +82,21 @@ pack_registry() {
   ls -l "$DEV/registry.tar.xz"
 }
 
-if [[ ${WITH_REGISTRY:-0} == only ]]; then
-  pack_registry
+pack_nix() {
+  step "nix-bin bundle (.dev/nix.tar.xz)"
+  local d
+  d=$(mktemp -d)
+  bash e2e/bench/nix-bundle.sh "$d/nix"
+  mkdir -p "$DEV"
+  tar -C "$d" --sort=name --owner=0 --group=0 --numeric-owner -cf - nix |
+    xz -T"$JOBS" -9 -c >"$DEV/nix.tar.xz"
+  rm -rf "$d"
+  ls -l "$DEV/nix.tar.xz"
+}
+
+if [[ ${WITH_REGISTRY:-0} == only || ${WITH_NIX:-0} == only ]]; then
+  [[ ${WITH_REGISTRY:-0} == 0 ]] || pack_registry
+  [[ ${WITH_NIX:-0} == 0 ]] || pack_nix
   sizes
   exit 0
 fi
@@ -208,4 +224,5 @@ tar -C "$STAGE" --sort=name --owner=0 --group=0 --numeric-owner -cf - . |
 } >"$DEV/MANIFEST.txt"
 
 [[ ${WITH_REGISTRY:-0} == 1 ]] && pack_registry
+[[ ${WITH_NIX:-0} == 1 ]] && pack_nix
 sizes
