@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigbuf.h"
 #include "base/xalloc.h"
 
 #define SLOT_SIZE (256 * 1024)
@@ -92,7 +93,7 @@ void skiff_hashpipe_init(struct skiff_hashpipe *p)
 static void ring_free(struct skiff_hashpipe_ring *r)
 {
         for (size_t i = 0; i < NSLOTS; i++)
-                free(r->slots[i].data);
+                skiff_bigbuf_free(r->slots[i].data);
         pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->mu);
         free(r);
@@ -107,7 +108,7 @@ static void start(struct skiff_hashpipe *p)
         pthread_mutex_init(&r->mu, NULL);
         pthread_cond_init(&r->cv, NULL);
         for (size_t i = 0; i < NSLOTS; i++)
-                r->slots[i].data = xmalloc(SLOT_SIZE);
+                r->slots[i].data = skiff_bigbuf_alloc(SLOT_SIZE);
         r->h = &p->h;
         if (pthread_create(&r->thread, NULL, helper, r) != 0) {
                 ring_free(r);

@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createDCtx_advanced(); libzstd is linked statically */
 #include <zstd.h>
 
+#include "base/bigbuf.h"
 #include "base/xalloc.h"
 
 #define OUT_CHUNK (256 * 1024)
@@ -64,16 +66,18 @@ int skiff_decompress_new(enum skiff_compression c, skiff_decompress_out_cb cb, v
                         return skiff_error_set(err, lr == LZMA_MEM_ERROR ? ENOMEM : EIO,
                                                "initialise xz decoder (liblzma error %d)", lr);
                 }
-                d->out = xmalloc(OUT_CHUNK);
+                d->out = skiff_bigbuf_alloc(OUT_CHUNK);
                 break;
         }
         case SKIFF_COMPRESSION_ZSTD:
-                d->zd = ZSTD_createDCtx();
+                /* Its window (2 MiB and more) comes pre-faulted and is recycled across paths. */
+                d->zd = ZSTD_createDCtx_advanced(
+                    (ZSTD_customMem){skiff_bigbuf_zalloc, skiff_bigbuf_zfree, NULL});
                 if (!d->zd) {
                         free(d);
                         return skiff_error_set(err, ENOMEM, "initialise zstd decoder");
                 }
-                d->out = xmalloc(OUT_CHUNK);
+                d->out = skiff_bigbuf_alloc(OUT_CHUNK);
                 break;
         default:
                 free(d);
@@ -90,7 +94,7 @@ struct skiff_decompress *skiff_decompress_free(struct skiff_decompress *d)
         if (d->c == SKIFF_COMPRESSION_XZ)
                 lzma_end(&d->xz);
         ZSTD_freeDCtx(d->zd);
-        free(d->out);
+        skiff_bigbuf_free(d->out);
         free(d);
         return NULL;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/bigbuf.h"
 #include "base/hashpipe.h"
 #include "base/strbuf.h"
 #include "base/xalloc.h"
@@ -111,7 +112,7 @@ static void chunk_get(struct xfer *x, size_t need)
                 x->fill = x->spare[--x->nspare];
         } else {
                 size_t cap = need > CHUNK_SIZE ? need : CHUNK_SIZE;
-                x->fill = (struct chunk){.data = xmalloc(cap), .cap = cap};
+                x->fill = (struct chunk){.data = skiff_bigbuf_alloc(cap), .cap = cap};
         }
         x->fill.len = 0;
 }
@@ -312,11 +313,11 @@ static void xfer_free(struct xfer *x)
         if (!x)
                 return;
         curl_easy_cleanup(x->easy);
-        free(x->fill.data);
+        skiff_bigbuf_free(x->fill.data);
         for (size_t i = 0; i < x->qlen; i++)
-                free(x->q[(x->qhead + i) % (QUEUE_MAX + 1)].data);
+                skiff_bigbuf_free(x->q[(x->qhead + i) % (QUEUE_MAX + 1)].data);
         for (size_t i = 0; i < x->nspare; i++)
-                free(x->spare[i].data);
+                skiff_bigbuf_free(x->spare[i].data);
         skiff_hashpipe_abort(&x->fhash);
         pthread_cond_destroy(&x->cv);
         free(x);
@@ -391,7 +392,7 @@ static int consume(struct skiff_fetch *f, struct xfer *x, skiff_fetch_data_cb cb
                 if (x->nspare < SKIFF_ARRAY_SIZE(x->spare))
                         x->spare[x->nspare++] = c;
                 else
-                        free(c.data);
+                        skiff_bigbuf_free(c.data);
                 if (r < 0) {
                         if (!x->done) {
                                 x->cancel = true;

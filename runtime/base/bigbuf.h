@@ -1,0 +1,32 @@
+/* Large transfer buffers (receive chunks, hash slots, decompressor windows).
+ *
+ * Buffers of SKIFF_BIGBUF_MIN bytes or more are mapped with MAP_POPULATE: one system call maps
+ * and zero-fills them, instead of one page fault per 4 KiB on first touch (several microseconds
+ * each in a VM, and faults of parallel threads serialise on the address space). Freed ones go to
+ * a process-wide cache of at most SKIFF_BIGBUF_CACHE bytes and are handed out again for the same
+ * size, so the next transfer reuses memory that is already mapped. Smaller requests are served by
+ * malloc, so one pair of functions can be any library's allocator (zstd's ZSTD_customMem).
+ *
+ * Thread-safe. Contents of a new or recycled buffer are unspecified. Allocation failure aborts
+ * (as in xalloc.h). */
+#ifndef SKIFF_BASE_BIGBUF_H
+#define SKIFF_BASE_BIGBUF_H
+
+#include <stddef.h>
+
+#define SKIFF_BIGBUF_MIN   (64u * 1024)
+#define SKIFF_BIGBUF_CACHE (64u << 20)
+
+void *skiff_bigbuf_alloc(size_t size);
+void skiff_bigbuf_free(void *p); /* NULL-safe */
+
+/* Bytes held by the cache now (for tests and diagnostics). */
+size_t skiff_bigbuf_cached(void);
+/* Unmaps every cached buffer (tests; a process may also call it after a realization). */
+void skiff_bigbuf_trim(void);
+
+/* The same pair in the shape of zstd's ZSTD_allocFunction / ZSTD_freeFunction. */
+void *skiff_bigbuf_zalloc(void *opaque, size_t size);
+void skiff_bigbuf_zfree(void *opaque, void *p);
+
+#endif
