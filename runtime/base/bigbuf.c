@@ -40,7 +40,7 @@ void *skiff_bigbuf_alloc(size_t size)
 {
         if (size > SIZE_MAX - HDR)
                 abort();
-        if (size < SKIFF_BIGBUF_MIN) {
+        if (size < SKIFF_BIGBUF_MIN || !SKIFF_BIGBUF_CACHING) {
                 struct hdr *h = xmalloc(HDR + size);
                 h->magic = MAGIC_HEAP;
                 return (char *)h + HDR;

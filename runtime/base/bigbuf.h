@@ -7,12 +7,26 @@
  * size, so the next transfer reuses memory that is already mapped. Smaller requests are served by
  * malloc, so one pair of functions can be any library's allocator (zstd's ZSTD_customMem).
  *
+ * Under AddressSanitizer every buffer comes from malloc and nothing is cached
+ * (SKIFF_BIGBUF_CACHING is 0), so overflows of these buffers stay detectable.
+ *
  * Thread-safe. Contents of a new or recycled buffer are unspecified. Allocation failure aborts
  * (as in xalloc.h). */
 #ifndef SKIFF_BASE_BIGBUF_H
 #define SKIFF_BASE_BIGBUF_H
 
 #include <stddef.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SKIFF_BIGBUF_CACHING 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SKIFF_BIGBUF_CACHING 0
+#endif
+#endif
+#ifndef SKIFF_BIGBUF_CACHING
+#define SKIFF_BIGBUF_CACHING 1
+#endif
 
 #define SKIFF_BIGBUF_MIN   (64u * 1024)
 #define SKIFF_BIGBUF_CACHE (64u << 20)
