@@ -4,7 +4,6 @@ What differs from `python3 -m http.server`, and why:
 - a listen backlog of 128 instead of socketserver's 5: a realizer opens 8 or more connections at
   once, and with a backlog of 5 the kernel drops SYNs, which costs the client a 1 s SYN
   retransmit (seen as bimodal benchmark times and TcpExtListenOverflows);
-- bodies are sent with sendfile(2), so concurrent transfers do not queue on the interpreter lock;
 - HTTP/1.1 keep-alive, no request logging, daemon threads.
 Handler subclasses override do_GET and call super().do_GET()."""
 import functools
@@ -16,12 +15,6 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
-
-    def copyfile(self, source, outputfile):
-        try:
-            self.connection.sendfile(source)
-        except (AttributeError, OSError, ValueError):
-            super().copyfile(source, outputfile)
 
 
 class Server(http.server.ThreadingHTTPServer):
