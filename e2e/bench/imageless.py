@@ -24,15 +24,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
+import urllib.parse
 
 _E2E = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(_E2E, "cri"))
 sys.path.insert(0, os.path.join(_E2E, "lib"))
 from cri import Cri  # noqa: E402
 import regpush  # noqa: E402
-import statichttp  # noqa: E402
 
 SOCK = os.environ["SOCK"]
 FIX = os.environ["FIX"]
@@ -49,36 +48,59 @@ CMD = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 
 
 class Server:
-    """Static file server on 127.0.0.1 (fixed port across restarts) counting GETs and bytes."""
+    """Static file server on 127.0.0.1 (fixed port across restarts) counting GETs and bytes.
+
+    It is e2e/store/httpd.py in its own process, so stop() is a real server going away (the
+    listening socket closes with the process) and no server thread shares the harness's
+    interpreter while pods are timed."""
 
     def __init__(self, root):
         self.root = root
         self.port = 0
-        self.httpd = None
+        self.proc = None
+        self.log = os.path.join(root, ".httpd.log")
+        open(self.log, "w").close()
         self.reset()
         self.start()
 
+    def _lines(self):
+        with open(self.log) as f:
+            return [ln.split(" ", 1)[1].strip() for ln in f if ln.startswith("GET ")]
+
     def reset(self):
-        self.requests = []  # (path, bytes)
+        self.skip = len(self._lines())
+
+    @property
+    def requests(self):
+        """(path, bytes) of every GET since the last reset()."""
+        out = []
+        for path in self._lines()[self.skip:]:
+            f = os.path.join(self.root, urllib.parse.unquote(path.split("?", 1)[0]).lstrip("/"))
+            out.append((path, os.path.getsize(f) if os.path.isfile(f) else 0))
+        return out
 
     def start(self):
-        outer = self
-
-        class H(statichttp.Handler):
-            def do_GET(self):
-                path = self.translate_path(self.path)
-                size = os.path.getsize(path) if os.path.isfile(path) else 0
-                outer.requests.append((self.path, size))
-                super().do_GET()
-
-        self.httpd = statichttp.serve(H, self.root, self.port)
-        self.port = self.httpd.server_address[1]
+        portfile = os.path.join(self.root, ".httpd.port")
+        if os.path.exists(portfile):
+            os.unlink(portfile)
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, os.path.join(_E2E, "store", "httpd.py"), self.root, portfile,
+                 str(self.port)], stdout=log, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if os.path.exists(portfile):
+                break
+            if self.proc.poll() is not None:
+                sys.exit("imageless.py: the cache server exited (port %d)" % self.port)
+            time.sleep(0.025)
+        else:
+            sys.exit("imageless.py: the cache server did not start")
+        self.port = int(open(portfile).read())
         self.url = "http://127.0.0.1:%d" % self.port
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.proc.terminate()
+        self.proc.wait()
 
 
 def write_config(hub, subs):

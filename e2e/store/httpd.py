@@ -2,7 +2,7 @@
 supports fault injection through environment variables:
   SKIFF_HTTPD_FAIL_FIRST=N   answer the first N requests of each path with 503
   SKIFF_HTTPD_TRUNCATE=SUFFIX  send only half of files whose path ends with SUFFIX
-usage: httpd.py DIR PORTFILE"""
+usage: httpd.py DIR PORTFILE [PORT]   (PORT: listen there instead of on any free port)"""
 import os
 import sys
 import threading
@@ -43,7 +43,7 @@ class Handler(statichttp.Handler):
 
 def main():
     d, portfile = sys.argv[1], sys.argv[2]
-    srv = statichttp.serve(Handler, d)
+    srv = statichttp.serve(Handler, d, int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     with open(portfile + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     os.rename(portfile + ".tmp", portfile)
