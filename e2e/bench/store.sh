@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: realize a ~200 MiB closure from a zstd cache served on 127.0.0.1 with skiff vs
 # `nix copy --from` into a fresh store, and raw NAR unpack (skiff nar restore vs
-# nix-store --restore) of the closure's largest NAR. Interleaved, N runs (default 5), everything
+# nix-store --restore) of every NAR of the closure, one after another. Interleaved, N runs (default 5), everything
 # on tmpfs. Prints a markdown table of medians. usage: e2e/bench/store.sh [N] [MIB]
 # env: SKIFF (binary); FIXTURE:
 #   real (default)  PKGS (default 8) store paths of real software copied from this machine by
@@ -56,8 +56,18 @@ port=$(cat "$W/port")
 url=http://127.0.0.1:$port/cache-zstd
 nar_bytes=$(awk '/^NarSize:/ {s += $2} END {print s}' "$W"/fx/cache-zstd/*.narinfo)
 file_bytes=$(awk '/^FileSize:/ {s += $2} END {print s}' "$W"/fx/cache-zstd/*.narinfo)
-# The largest NAR of the closure, for the raw unpack row.
-bignar=$W/fx/cache-none/$(awk '/^URL:/ {u = $2} /^NarSize:/ {if ($2 > m) {m = $2; b = u}} END {print b}' "$W"/fx/cache-none/*.narinfo)
+# The closure's uncompressed NARs, for the raw unpack rows (each restored into its own directory).
+nars=$(awk '/^URL:/ {print $2}' "$W"/fx/cache-none/*.narinfo | sed "s|^|$W/fx/cache-none/|" | tr '\n' ' ')
+nnars=$(wc -w <<<"$nars")
+unpack() { # unpack TOOL OUTDIR
+  local k=0 f
+  mkdir -p "$2"
+  for f in $nars; do
+    k=$((k + 1))
+    # shellcheck disable=SC2086 # TOOL is a command line
+    $1 "$2/$k" <"$f" || return 1
+  done
+}
 
 ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
 declare -A R
@@ -69,8 +79,8 @@ for i in $(seq "$N"); do
     R[skiffb_realize]+="$(ms "$SKIFF_B" realize --config "$W/cb$i.json" $root) "
   fi
   R[nix_copy]+="$(ms nix copy --from "$url" --to "$W/n$i" --option trusted-public-keys "$pk" $root) "
-  R[skiff_restore]+="$(ms bash -c "'$SKIFF' nar restore '$W/r$i' < '$bignar'") "
-  R[nix_restore]+="$(ms bash -c "nix-store --restore '$W/q$i' < '$bignar'") "
+  R[skiff_restore]+="$(ms unpack "$SKIFF nar restore" "$W/r$i") "
+  R[nix_restore]+="$(ms unpack "nix-store --restore" "$W/q$i") "
   # Keep tmpfs usage bounded.
   chmod -R u+w "$W/s$i" "$W/b$i" "$W/n$i" "$W/r$i" "$W/q$i" 2>/dev/null || true
   rm -rf "$W/s$i" "$W/b$i" "$W/n$i" "$W/r$i" "$W/q$i"
@@ -88,6 +98,6 @@ if [[ -n ${SKIFF_B:-} ]]; then
   sb=$(m skiffb_realize)
   echo "| realize, skiff B ($SKIFF_B) | $sb | $nc | $(awk "BEGIN {printf \"%.2f\", $sb/$nc}") |"
 fi
-echo "| unpack $(($(stat -c %s "$bignar") / 1048576)) MiB NAR (skiff nar restore vs nix-store --restore) | $sx | $nx | $(awk "BEGIN {printf \"%.2f\", $sx/$nx}") |"
+echo "| unpack the closure's $nnars NARs, $((nar_bytes / 1048576)) MiB (skiff nar restore vs nix-store --restore) | $sx | $nx | $(awk "BEGIN {printf \"%.2f\", $sx/$nx}") |"
 echo
 echo "raw: skiff_realize=[${R[skiff_realize]}] skiffb_realize=[${R[skiffb_realize]:-}] nix_copy=[${R[nix_copy]}] skiff_restore=[${R[skiff_restore]}] nix_restore=[${R[nix_restore]}]"
