@@ -4,7 +4,10 @@
  * and zero-fills them, instead of one page fault per 4 KiB on first touch (several microseconds
  * each in a VM, and faults of parallel threads serialise on the address space). Freed ones go to
  * a process-wide cache of at most SKIFF_BIGBUF_CACHE bytes and are handed out again for the same
- * size, so the next transfer reuses memory that is already mapped. Smaller requests are served by
+ * size, so the next transfer reuses memory that is already mapped. Cached buffers stay resident
+ * until the process exits or calls skiff_bigbuf_trim(): every user today is a short-lived
+ * realizer process (`skiff realize|prefetch|publish`, the shim's and the agent's children;
+ * `skiff run` execs its workload). Smaller requests are served by
  * malloc, so one pair of functions can be any library's allocator (zstd's ZSTD_customMem).
  *
  * Under AddressSanitizer every buffer comes from malloc and nothing is cached
