@@ -9,7 +9,6 @@
 
 #include "base/cleanup.h"
 #include "base/path.h"
-#include "base/strbuf.h"
 #include "base/strv.h"
 #include "base/xalloc.h"
 #include "env/generation.h"
@@ -17,6 +16,7 @@
 #include "store/narinfo.h"
 #include "store/sig.h"
 #include "store/storepath.h"
+#include "store/substituter.h"
 
 static void path_done(struct skiff_generation_path *p)
 {
@@ -96,42 +96,15 @@ static int lookup(struct skiff_fetch *f, char *const *caches, const char *store_
         int r = skiff_storepath_parse(path, store_dir, &base, err);
         if (r < 0)
                 return r;
-        for (char *const *c = caches; c && *c; c++) {
-                _cleanup_free_ char *cb = skiff_path_strip_trailing_slashes(*c);
-                _cleanup_free_ char *url = xasprintf("%s/%.32s.narinfo", cb, base);
-                _cleanup_free_ char *buf = NULL;
-                size_t len = 0;
-                r = skiff_fetch_buf(f, url, SKIFF_NARINFO_MAX, &buf, &len, err);
-                if (r == -ENOENT) {
-                        skiff_error_free(err);
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-                _cleanup_narinfo_ struct skiff_narinfo *ni = NULL;
-                r = skiff_narinfo_parse(buf, len, store_dir, &ni, err);
-                if (r < 0)
-                        return skiff_error_wrap(err, "`%s`", url);
-                if (strcmp(ni->store_path, path) != 0)
-                        return skiff_error_set(err, EBADMSG, "`%s` describes `%s`, not `%s`", url,
-                                               ni->store_path, path);
-                if (nkeys > 0) {
-                        _cleanup_free_ char *fp = skiff_narinfo_fingerprint(ni, store_dir);
-                        r = skiff_sig_verify_any(fp, strlen(fp), ni->sigs, keys, nkeys, NULL, err);
-                        if (r < 0)
-                                return skiff_error_wrap(err, "narinfo `%s`", url);
-                }
-                return entry_from_narinfo(ni, cb, store_dir, url, ret, err);
-        }
-        _cleanup_free_ char *list = NULL;
-        if (caches && caches[0]) {
-                struct skiff_strbuf sb = SKIFF_STRBUF_INIT;
-                for (char *const *c = caches; *c; c++)
-                        skiff_strbuf_printf(&sb, "%s`%s`", c == caches ? "" : ", ", *c);
-                list = skiff_strbuf_take(&sb);
-        }
-        return skiff_error_set(err, ENOENT, "`%s`: no cache has `%.32s.narinfo` (caches: %s)", path,
-                               base, list ? list : "none given");
+        struct skiff_substituter_hit hit = {0};
+        r = skiff_substituter_find(f, caches, store_dir, base, nkeys > 0, keys, nkeys, &hit, err);
+        if (r == -ENOENT)
+                return skiff_error_wrap(err, "`%s`", path);
+        if (r < 0)
+                return r;
+        r = entry_from_narinfo(hit.ni, hit.cache, store_dir, hit.url, ret, err);
+        skiff_substituter_hit_done(&hit);
+        return r;
 }
 
 static int cmp_entry_path(const void *a, const void *b)

@@ -25,6 +25,7 @@
 #include "store/narinfo.h"
 #include "store/sig.h"
 #include "store/storepath.h"
+#include "store/substituter.h"
 
 struct skiff_store {
         const struct skiff_config *cfg; /* borrowed */
@@ -286,47 +287,6 @@ static int save_narinfo(struct skiff_store *s, const struct skiff_narinfo *ni, s
         return skiff_fs_write_file_atomic(path, doc, strlen(doc), 0644, false, err);
 }
 
-/* Fetches and verifies the narinfo of base from the first substituter that has it. */
-static int remote_narinfo(struct skiff_store *s, struct skiff_fetch *f, const char *base,
-                          struct skiff_narinfo **ret, char **ret_sub, skiff_err_t *err)
-{
-        const struct skiff_config *cfg = s->cfg;
-        _cleanup_free_ char *full = xasprintf("%s/%s", cfg->store_dir, base);
-        for (char **sub = cfg->substituters; sub && *sub; sub++) {
-                size_t sl = strlen(*sub);
-                while (sl && (*sub)[sl - 1] == '/')
-                        sl--;
-                _cleanup_free_ char *url = xasprintf("%.*s/%.32s.narinfo", (int)sl, *sub, base);
-                _cleanup_free_ char *buf = NULL;
-                size_t len = 0;
-                int r = skiff_fetch_buf(f, url, SKIFF_NARINFO_MAX, &buf, &len, err);
-                if (r == -ENOENT) {
-                        skiff_error_free(err);
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-                _cleanup_narinfo_ struct skiff_narinfo *ni = NULL;
-                r = skiff_narinfo_parse(buf, len, cfg->store_dir, &ni, err);
-                if (r < 0)
-                        return skiff_error_wrap(err, "`%s`", url);
-                if (strcmp(ni->store_path, full) != 0)
-                        return skiff_error_set(err, EBADMSG, "`%s` describes `%s`", url,
-                                               ni->store_path);
-                if (cfg->require_signatures) {
-                        _cleanup_free_ char *fp = skiff_narinfo_fingerprint(ni, cfg->store_dir);
-                        r = skiff_sig_verify_any(fp, strlen(fp), ni->sigs, cfg->keys, cfg->nkeys,
-                                                 NULL, err);
-                        if (r < 0)
-                                return skiff_error_wrap(err, "narinfo `%s`", url);
-                }
-                *ret = TAKE_PTR(ni);
-                *ret_sub = xstrndup(*sub, sl);
-                return 0;
-        }
-        return skiff_error_set(err, ENOENT, "no substituter has it");
-}
-
 /* Downloads, verifies and adds one path. Called with the path lock held. */
 static int fetch_path(struct skiff_store *s, struct skiff_fetch *f, const char *base,
                       const struct skiff_narinfo *ni, const char *sub, skiff_err_t *err)
@@ -489,10 +449,15 @@ static int realize_one(struct walk *w, struct skiff_fetch *f, const char *base,
                 *ret_ni = TAKE_PTR(ni);
                 return 0;
         }
-        _cleanup_free_ char *sub = NULL;
-        int r = remote_narinfo(s, f, base, &ni, &sub, err);
+        struct skiff_substituter_hit hit = {0};
+        int r = skiff_substituter_find(f, s->cfg->substituters, s->cfg->store_dir, base,
+                                       s->cfg->require_signatures, s->cfg->keys, s->cfg->nkeys,
+                                       &hit, err);
         if (r < 0)
                 return r;
+        ni = TAKE_PTR(hit.ni);
+        _cleanup_free_ char *sub = TAKE_PTR(hit.cache);
+        skiff_substituter_hit_done(&hit);
         _cleanup_close_ int lk = -EBADF;
         r = lock_path(s, base, LOCK_EX, &lk, err);
         if (r < 0)
