@@ -26,11 +26,8 @@ static size_t cached;     /* guarded by mu */
 
 static size_t page_round(size_t n)
 {
-        static size_t page;
-        if (!page) {
-                long p = sysconf(_SC_PAGESIZE);
-                page = p > 0 ? (size_t)p : 4096;
-        }
+        long p = sysconf(_SC_PAGESIZE);
+        size_t page = p > 0 ? (size_t)p : 4096;
         if (n > SIZE_MAX - page)
                 abort();
         return (n + page - 1) / page * page;

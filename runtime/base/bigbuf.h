@@ -36,6 +36,11 @@
 
 void *skiff_bigbuf_alloc(size_t size);
 void skiff_bigbuf_free(void *p); /* NULL-safe */
+static inline void skiff_bigbuf_freep(void *pp)
+{
+        skiff_bigbuf_free(*(void **)pp);
+}
+#define _cleanup_bigbuf_ __attribute__((cleanup(skiff_bigbuf_freep)))
 
 /* Bytes held by the cache now (for tests and diagnostics). */
 size_t skiff_bigbuf_cached(void);

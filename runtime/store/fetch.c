@@ -460,7 +460,7 @@ static int file_stream(const char *url, uint64_t max_size, bool hash, skiff_fetc
         struct skiff_hashpipe h = {0};
         if (hash)
                 skiff_hashpipe_init(&h);
-        _cleanup_free_ uint8_t *buf = xmalloc(CHUNK_SIZE);
+        _cleanup_bigbuf_ uint8_t *buf = skiff_bigbuf_alloc(CHUNK_SIZE);
         uint64_t got = 0;
         for (;;) {
                 ssize_t n = read(fd, buf, CHUNK_SIZE);
