@@ -44,3 +44,16 @@ hostns_init() {
   mounted=()
   trap hostns_cleanup EXIT
 }
+
+# imageless_pod_check NAME CONFIG LOG: imports the pause and stub images with the caller's
+# import_images (CONFIG is the containerd config it reads), runs e2e/node/pods.py's imageless pod
+# on $SOCK and reports it under NAME; on failure shows pods.py's output and the end of LOG.
+# Needs PY, PAUSE_TAR and EMPTY_TAR.
+imageless_pod_check() {
+  local out rc=0
+  import_images "$2" "$PAUSE_TAR" "$EMPTY_TAR" || not_ok "$1: images imported"
+  out=$("$PY" "$E2E_DIR/node/pods.py" imageless "$SOCK" /usr/local/bin/containerd-shim-skiff-v2 2>&1) ||
+    rc=$?
+  assert_eq "$1: imageless pod with handler skiff runs acme/hello@1" 0 "$rc"
+  ((rc == 0)) || diag "$out"$'\n'"$(tail -40 "$3")"
+}

@@ -140,12 +140,7 @@ variant() {
       --wait-socket "$SOCK" --wait-timeout 10 2>&1)
     assert_contains "$name: CRI Status lists the skiff handler" "$out" 'serves runtime handler `skiff`'
     assert_not_contains "$name: installing again writes nothing" "$out" "wrote"
-    import_images "$root/etc/containerd/config.toml" "$PAUSE_TAR" "$EMPTY_TAR" ||
-      not_ok "$name: images imported"
-    out=$("$PY" "$here/pods.py" imageless "$SOCK" /usr/local/bin/containerd-shim-skiff-v2 2>&1)
-    rc=$?
-    assert_eq "$name: imageless pod with handler skiff runs acme/hello@1" 0 "$rc"
-    ((rc == 0)) || diag "$out"$'\n'"$(tail -20 "$root.containerd.log")"
+    imageless_pod_check "$name" "$root/etc/containerd/config.toml" "$root.containerd.log"
   fi
   stop_containerd
   kill_shims
@@ -189,11 +184,7 @@ variant_k3s() { # variant_k3s NAME FIXTURE_DIR (config.toml, maybe config.toml.t
     out=$(k3s_install --wait-socket "$SOCK" --wait-timeout 10)
     assert_contains "$name: CRI Status lists the skiff handler" "$out" 'serves runtime handler `skiff`'
     assert_not_contains "$name: installing again writes nothing" "$out" "wrote"
-    import_images "$d/config.toml" "$PAUSE_TAR" "$EMPTY_TAR" || not_ok "$name: images imported"
-    out=$("$PY" "$here/pods.py" imageless "$SOCK" /usr/local/bin/containerd-shim-skiff-v2 2>&1)
-    rc=$?
-    assert_eq "$name: imageless pod with handler skiff runs acme/hello@1" 0 "$rc"
-    ((rc == 0)) || diag "$out"$'\n'"$(tail -20 "$root.containerd.log")"
+    imageless_pod_check "$name" "$d/config.toml" "$root.containerd.log"
   fi
   stop_containerd
   kill_shims

@@ -137,12 +137,7 @@ variant() {
     out=$("$CTR2" -a "$SOCK" plugins ls 2>&1)
     assert_match "$name: ctr plugins ls: the CRI runtime plugin is ok" "$out" \
       'io\.containerd\.cri\.v1[[:space:]]+runtime[[:space:]]+[^[:space:]]+[[:space:]]+ok'
-    import_images "$root/etc/containerd/config.toml" "$PAUSE_TAR" "$EMPTY_TAR" ||
-      not_ok "$name: images imported"
-    out=$("$PY" "$here/pods.py" imageless "$SOCK" /usr/local/bin/containerd-shim-skiff-v2 2>&1)
-    rc=$?
-    assert_eq "$name: imageless pod with handler skiff runs acme/hello@1" 0 "$rc"
-    ((rc == 0)) || diag "$out"$'\n'"$(tail -40 "$root.containerd.log")"
+    imageless_pod_check "$name" "$root/etc/containerd/config.toml" "$root.containerd.log"
   fi
   stop_containerd
   kill_shims
