@@ -141,32 +141,14 @@ if has_phase cold; then
   # The ~500 MiB image: 5 gzip layers (busybox + /data/big1, /data/big2 ... /data/big5), OCI
   # layout.
   L=$FIX/layout
-  mkdir -p "$L/blobs/sha256" "$FIX/layers"
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
-  diffs="" layers=""
   for i in 1 2 3 4 5; do
     r=$FIX/layers/r$i
     mkdir -p "$r/data"
     [[ $i == 1 ]] && cp -a "$BUSYBOX_ROOTFS/." "$r/"
     cp -al "$FIX/data/big$i" "$r/data/big$i"
-    _det_tar "$r" >"$FIX/layers/l$i.tar"
-    diffs+="${diffs:+,}\"sha256:$(_sha256 "$FIX/layers/l$i.tar")\""
-    gzip -n -1 -c "$FIX/layers/l$i.tar" >"$FIX/layers/l$i.tar.gz"
-    rm -f "$FIX/layers/l$i.tar"
-    sz=$(_size "$FIX/layers/l$i.tar.gz")
-    d=$(_blob_add "$L" "$FIX/layers/l$i.tar.gz")
-    layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$d\",\"size\":$sz}"
   done
-  printf '{"architecture":"amd64","os":"linux","config":{"Env":["%s"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
-    "$IMAGE_PATH_ENV" "$diffs" >"$L/config.json"
-  csz=$(_size "$L/config.json")
-  cd_=$(_blob_add "$L" "$L/config.json")
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[%s]}' \
-    "$cd_" "$csz" "$layers" >"$L/manifest.json"
-  msz=$(_size "$L/manifest.json")
-  md=$(_blob_add "$L" "$L/manifest.json")
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"1"}}]}' \
-    "$md" "$msz" >"$L/index.json"
+  GZIP_LEVEL=1 _oci_layout "$L" "$BIG_IMAGE" "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"sh\"]}" \
+    "$FIX"/layers/r{1,2,3,4,5}
   rm -rf "$FIX/layers"
 
   registry_start

@@ -71,7 +71,7 @@ push_image() {
   fi
   cp -a "$IMAGES_WORK/base" "$w/rootfs"
   [[ -z $mut ]] || "$mut" "$w/rootfs"
-  (umask 022 && _oci_layout "$w/layout" "$w/rootfs" "$name" "$cfg")
+  (umask 022 && _oci_layout "$w/layout" "$name" "$cfg" "$w/rootfs")
   "$PY" "$REGPUSH" "$w/layout" "127.0.0.1:$REG_PORT/$name" >/dev/null ||
     die "pushing $name failed"
   rm -rf "$w"

@@ -37,29 +37,33 @@ _size() {
   stat -c %s "$1"
 }
 
-# _oci_layout LAYOUT_DIR ROOTFS_DIR IMAGE_NAME CONFIG_JSON_FRAGMENT
-# CONFIG_JSON_FRAGMENT is the content of the image config's "config" object.
+# _oci_layout LAYOUT_DIR IMAGE_NAME CONFIG_JSON_FRAGMENT ROOTFS_DIR...
+# One gzip layer per ROOTFS_DIR, in order (gzip level GZIP_LEVEL, default 9). CONFIG_JSON_FRAGMENT
+# is the content of the image config's "config" object.
 _oci_layout() {
-  local layout=$1 rootfs=$2 name=$3 cfg=$4
+  local layout=$1 name=$2 cfg=$3 rootfs size digest
   local raw="$layout/layer.tar" gz="$layout/layer.tar.gz"
-  local diff_id layer layer_size config config_size manifest manifest_size
+  local diffs="" layers="" config config_size manifest manifest_size
   mkdir -p "$layout/blobs/sha256"
   printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
 
-  _det_tar "$rootfs" >"$raw"
-  diff_id=$(_sha256 "$raw")
-  gzip -n -9 -c "$raw" >"$gz"
-  rm -f "$raw"
-  layer_size=$(_size "$gz")
-  layer=$(_blob_add "$layout" "$gz")
+  for rootfs in "${@:4}"; do
+    _det_tar "$rootfs" >"$raw"
+    diffs+="${diffs:+,}\"sha256:$(_sha256 "$raw")\""
+    gzip -n "-${GZIP_LEVEL:-9}" -c "$raw" >"$gz"
+    rm -f "$raw"
+    size=$(_size "$gz")
+    digest=$(_blob_add "$layout" "$gz")
+    layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$digest\",\"size\":$size}"
+  done
 
-  printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"skiff e2e images.sh"}]}' \
-    "$cfg" "$diff_id" >"$layout/config.json"
+  printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":[%s]},"history":[{"created_by":"skiff e2e images.sh"}]}' \
+    "$cfg" "$diffs" >"$layout/config.json"
   config_size=$(_size "$layout/config.json")
   config=$(_blob_add "$layout" "$layout/config.json")
 
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
-    "$config" "$config_size" "$layer" "$layer_size" >"$layout/manifest.json"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[%s]}' \
+    "$config" "$config_size" "$layers" >"$layout/manifest.json"
   manifest_size=$(_size "$layout/manifest.json")
   manifest=$(_blob_add "$layout" "$layout/manifest.json")
 
@@ -139,7 +143,7 @@ image_build() {
     (
       umask 022
       "_rootfs_$kind" "$work/rootfs"
-      _oci_layout "$work/layout" "$work/rootfs" "$name" "$cfg"
+      _oci_layout "$work/layout" "$name" "$cfg" "$work/rootfs"
       _det_tar "$work/layout" >"$work/image.tar"
     )
     # Keep the rootfs next to the tarball: tests use it with --rootfs/--config.
