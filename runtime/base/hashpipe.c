@@ -53,7 +53,7 @@ static void *helper(void *arg)
         return NULL;
 }
 
-/* Helpers running process-wide, and the budget (0 until first computed). */
+/* Helpers running process-wide, and the budget (0: one per usable CPU). */
 static atomic_uint helpers_running;
 static atomic_uint helpers_max;
 
@@ -67,16 +67,14 @@ static unsigned usable_cpus(void)
 
 void skiff_hashpipe_set_max_helpers(unsigned n)
 {
-        atomic_store(&helpers_max, n ? n : usable_cpus());
+        atomic_store(&helpers_max, n);
 }
 
 static bool claim_helper(void)
 {
         unsigned max = atomic_load(&helpers_max);
-        if (max == 0) {
+        if (max == 0)
                 max = usable_cpus();
-                atomic_store(&helpers_max, max);
-        }
         unsigned cur = atomic_load(&helpers_running);
         while (cur < max)
                 if (atomic_compare_exchange_weak(&helpers_running, &cur, cur + 1))
@@ -90,6 +88,7 @@ void skiff_hashpipe_init(struct skiff_hashpipe *p)
         skiff_sha256_init(&p->h);
 }
 
+/* Frees the ring and returns its claim on the helper budget. */
 static void ring_free(struct skiff_hashpipe_ring *r)
 {
         for (size_t i = 0; i < NSLOTS; i++)
@@ -97,6 +96,7 @@ static void ring_free(struct skiff_hashpipe_ring *r)
         pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->mu);
         free(r);
+        atomic_fetch_sub(&helpers_running, 1);
 }
 
 /* Starts the helper if the budget allows; otherwise the pipe stays inline for now. */
@@ -112,7 +112,6 @@ static void start(struct skiff_hashpipe *p)
         r->h = &p->h;
         if (pthread_create(&r->thread, NULL, helper, r) != 0) {
                 ring_free(r);
-                atomic_fetch_sub(&helpers_running, 1);
                 p->inline_only = true;
                 return;
         }
@@ -185,7 +184,6 @@ static void stop(struct skiff_hashpipe *p, bool cancel)
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->thread, NULL);
         ring_free(r);
-        atomic_fetch_sub(&helpers_running, 1);
         p->ring = NULL;
 }
 
