@@ -23,33 +23,49 @@ struct entry {
         char *base;
         char **refs; /* NULL when the narinfo is missing */
         uint64_t size;
-        time_t mtime;
+        struct timespec mtime; /* of its narinfo: when it was realized */
         bool live;
 };
 
 struct gc {
         const struct skiff_config *cfg;
-        int root_fd;
-        struct entry *e;
+        struct entry *e; /* sorted by base once loaded */
         size_t n;
+        struct entry **stack; /* n slots: mark()'s work list */
 };
 
-static struct entry *find(struct gc *g, const char *base)
+static int cmp_base(const void *a, const void *b)
 {
-        for (size_t i = 0; i < g->n; i++)
-                if (strcmp(g->e[i].base, base) == 0)
-                        return &g->e[i];
-        return NULL;
+        return strcmp(((const struct entry *)a)->base, ((const struct entry *)b)->base);
 }
 
+/* g->e is sorted by base once loaded. */
+static struct entry *find(struct gc *g, const char *base)
+{
+        struct entry key = {.base = (char *)base};
+        return g->n ? bsearch(&key, g->e, g->n, sizeof(*g->e), cmp_base) : NULL;
+}
+
+/* Marks base and everything it references, with an explicit stack: reference chains can be
+ * longer than the C stack is deep. */
 static void mark(struct gc *g, const char *base)
 {
         struct entry *e = find(g, base);
         if (!e || e->live)
                 return;
         e->live = true;
-        for (char **r = e->refs; r && *r; r++)
-                mark(g, *r);
+        size_t top = 0;
+        g->stack[top++] = e; /* each entry is pushed once (when it turns live): top <= g->n */
+        while (top) {
+                struct entry *cur = g->stack[--top];
+                for (char **r = cur->refs; r && *r; r++) {
+                        struct entry *d = find(g, *r);
+                        if (d && !d->live) {
+                                d->live = true;
+                                g->stack[top++] = d;
+                        }
+                }
+        }
 }
 
 static void mark_path(struct gc *g, const char *path)
@@ -91,12 +107,13 @@ static int load_entries(struct gc *g, skiff_err_t *err)
                         if (skiff_narinfo_parse(buf, len, g->cfg->store_dir, &ni, NULL) >= 0) {
                                 e->refs = TAKE_PTR(ni->references);
                                 e->size = ni->nar_size;
-                                e->mtime = st.st_mtime;
+                                e->mtime = st.st_mtim;
                         }
                 }
-                if (!e->refs) /* unknown references: keep it and what it may need */
-                        e->live = true;
         }
+        if (g->n)
+                qsort(g->e, g->n, sizeof(*g->e), cmp_base);
+        g->stack = xcalloc(g->n + 1, sizeof(*g->stack));
         return 0;
 }
 
@@ -140,7 +157,11 @@ static int mark_roots_dir(struct gc *g, const char *dirpath, unsigned depth, ski
 static int cmp_age(const void *a, const void *b)
 {
         const struct entry *x = *(struct entry *const *)a, *y = *(struct entry *const *)b;
-        return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
+        if (x->mtime.tv_sec != y->mtime.tv_sec)
+                return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+        if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+                return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+        return strcmp(x->base, y->base); /* ties: a stable order, so runs are repeatable */
 }
 
 int skiff_gc_run(const struct skiff_config *cfg, const struct skiff_gc_opts *opts,
@@ -166,11 +187,11 @@ int skiff_gc_run(const struct skiff_config *cfg, const struct skiff_gc_opts *opt
         }
         for (char *const *k = opts->keep; r >= 0 && k && *k; k++)
                 mark_path(&g, *k);
-        /* Entries kept for lack of a narinfo were marked before their references could be. */
+        /* A path without a readable narinfo has unknown references: keep it (it references
+         * nothing we know of, so nothing else is kept on its account). */
         for (size_t i = 0; r >= 0 && i < g.n; i++)
-                if (g.e[i].live)
-                        for (char **rf = g.e[i].refs; rf && *rf; rf++)
-                                mark(&g, *rf);
+                if (!g.e[i].refs)
+                        g.e[i].live = true;
         uint64_t total = 0;
         _cleanup_free_ struct entry **dead = xcalloc(g.n + 1, sizeof(*dead));
         size_t ndead = 0;
@@ -214,6 +235,7 @@ int skiff_gc_run(const struct skiff_config *cfg, const struct skiff_gc_opts *opt
                 skiff_strv_free(g.e[i].refs);
         }
         free(g.e);
+        free(g.stack);
         if (r < 0)
                 return r;
         *ret = res;
