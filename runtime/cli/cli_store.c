@@ -111,8 +111,9 @@ static void gc_usage(FILE *f)
                 "usage: skiff gc [--dry-run] [--max-size SIZE] [--keep PATH]... [--config FILE]\n"
                 "\n"
                 "Deletes store paths not reachable from a GC root (roots/) or a --keep path.\n"
-                "With --max-size (e.g. 20G), deletes unreachable paths, oldest first, only until\n"
-                "the store is at most SIZE (default: gc_max_size of the node config, else all).\n"
+                "With --max-size (e.g. 20G), deletes unreachable paths, least recently used\n"
+                "first (ties by name), only until the store is at most SIZE (default:\n"
+                "gc_max_size of the node config, else all).\n"
                 "Waits for running realizations and blocks new ones while it runs.\n"
                 "\n"
                 "Exit codes: 0 success, 1 failure, 2 usage error.\n");

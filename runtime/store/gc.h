@@ -15,7 +15,8 @@ struct skiff_config;
 struct skiff_gc_opts {
         bool dry_run;
         uint64_t max_size; /* 0: delete every unreachable path; else only until the store's
-                              total NAR size is at most this, oldest first */
+                              total NAR size is at most this, least recently
+                              realized or reused (narinfo mtime) first, ties by name */
         char *const *keep; /* extra roots (full store paths), NULL-terminated; may be NULL */
         void (*report)(const char *path, uint64_t size, void *userdata); /* each deletion */
         void *userdata;

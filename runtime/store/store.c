@@ -278,6 +278,15 @@ static int local_narinfo(struct skiff_store *s, const char *base, struct skiff_n
         return skiff_narinfo_parse(buf, len, s->cfg->store_dir, ret, NULL);
 }
 
+/* Marks a present path as just used: GC under a size budget deletes the least recently realized
+ * or reused paths first (by their narinfo's mtime). Best effort. */
+static void touch_narinfo(struct skiff_store *s, const char *base)
+{
+        char name[48];
+        snprintf(name, sizeof(name), "%.32s.narinfo", base);
+        (void)utimensat(s->narinfo_fd, name, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
 static int save_narinfo(struct skiff_store *s, const struct skiff_narinfo *ni, skiff_err_t *err)
 {
         char hp[33];
@@ -402,8 +411,10 @@ static int realize_known(struct walk *w, struct skiff_fetch *f, const char *base
         *ret_fetched = false;
         if (exists_at(s->store_fd, base)) {
                 _cleanup_narinfo_ struct skiff_narinfo *local = NULL;
-                if (local_narinfo(s, base, &local) >= 0)
+                if (local_narinfo(s, base, &local) >= 0) {
+                        touch_narinfo(s, base);
                         return 0;
+                }
         }
         _cleanup_close_ int lk = -EBADF;
         int r = lock_path(s, base, LOCK_EX, &lk, err);
@@ -446,6 +457,7 @@ static int realize_one(struct walk *w, struct skiff_fetch *f, const char *base,
                 return skiff_narinfo_parse(doc, strlen(doc), s->cfg->store_dir, ret_ni, err);
         }
         if (exists_at(s->store_fd, base) && local_narinfo(s, base, &ni) >= 0) {
+                touch_narinfo(s, base);
                 *ret_ni = TAKE_PTR(ni);
                 return 0;
         }
