@@ -25,9 +25,13 @@ int skiff_storepath_check_name(const char *name, skiff_err_t *err)
                 return skiff_error_set(err, EINVAL,
                                        "invalid store path name `%.32s...`: longer than %d bytes",
                                        name, SKIFF_STOREPATH_NAME_MAX);
-        if (name[0] == '.')
-                return skiff_error_set(err, EINVAL, "invalid store path name `%s`: starts with `.`",
-                                       name);
+        /* Leading periods are allowed (as Nix does since 2.20), except `.`, `..` and a first
+         * dash-separated component of `.` or `..`. */
+        size_t dots = name[0] == '.' ? (name[1] == '.' ? 2 : 1) : 0;
+        if (dots && (name[dots] == '\0' || name[dots] == '-'))
+                return skiff_error_set(
+                    err, EINVAL, "invalid store path name `%s`: its first component is `%.*s`",
+                    name, (int)dots, name);
         for (size_t i = 0; i < len; i++)
                 if (!name_char_ok(name[i]))
                         return skiff_error_set(err, EINVAL,

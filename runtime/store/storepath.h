@@ -1,6 +1,7 @@
 /* Nix store path names: "<store_dir>/<hash>-<name>" with a 32-character nixbase32 hash part and
- * a name of 1..211 characters from [A-Za-z0-9+-._?=], not starting with '.'. Also computes store
- * paths the way Nix's makeStorePath does. Pure functions. */
+ * a name of 1..211 characters from [A-Za-z0-9+-._?=], neither `.` nor `..` nor starting with
+ * `.-` or `..-` (Nix's rule since 2.20). Also computes store paths the way Nix's makeStorePath
+ * does. Pure functions. */
 #ifndef SKIFF_STORE_STOREPATH_H
 #define SKIFF_STORE_STOREPATH_H
 

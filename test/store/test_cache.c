@@ -549,11 +549,23 @@ Test(cache, unserialisable_src_leaves_no_temporary_file)
         }
 }
 
-/* A leading '.' is refused by skiff's store path rule (storepath.h), as by Nix <= 2.3 and 2.19.0;
- * other Nix versions, the installed 2.8 included, accept it. */
+/* Store path names follow Nix's rule (storepath.h): a leading `.` is fine, `.-x` is not. */
+Test(cache, a_name_with_a_leading_period_equals_nix_store_add)
+{
+        if (!th_have_nix())
+                cr_skip_test("nix-store missing or not root");
+        _cleanup_free_ char *src = xasprintf("%s/.dotdir", F.tmp);
+        cr_assert_eq(th_sh("mkdir '%s' && echo x >'%s/f'", src, src), 0);
+        _cleanup_free_ char *ref = nix_add(src, STORE);
+        cr_assert_neq(ref[0], '\0', "nix-store --add %s failed", src);
+        _cleanup_free_ char *p = add(src, SKIFF_COMPRESSION_NONE, NULL, STORE);
+        cr_assert_str_eq(p, ref);
+        cr_assert(strstr(p, "-.dotdir"), "%s", p);
+}
+
 Test(cache, invalid_name_is_einval_naming_src)
 {
-        static const char *const names[] = {"bad name", ".hidden", "ümlaut"};
+        static const char *const names[] = {"bad name", ".-hidden", "..-x", "ümlaut"};
         for (size_t i = 0; i < SKIFF_ARRAY_SIZE(names); i++) {
                 _cleanup_free_ char *src = xasprintf("%s/%s", F.tmp, names[i]);
                 cr_assert_eq(mkdir(src, 0755), 0);

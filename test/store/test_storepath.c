@@ -12,7 +12,13 @@ Test(storepath, name_rules)
         cr_assert_eq(skiff_storepath_check_name("hello-2.12.1", NULL), 0);
         cr_assert_eq(skiff_storepath_check_name("a+b_c?d=e.f", NULL), 0);
         cr_assert_eq(skiff_storepath_check_name("", NULL), -EINVAL);
-        cr_assert_eq(skiff_storepath_check_name(".hidden", NULL), -EINVAL);
+        cr_assert_eq(skiff_storepath_check_name(".hidden", NULL), 0);
+        cr_assert_eq(skiff_storepath_check_name("..x", NULL), 0);
+        cr_assert_eq(skiff_storepath_check_name("...", NULL), 0);
+        cr_assert_eq(skiff_storepath_check_name(".", NULL), -EINVAL);
+        cr_assert_eq(skiff_storepath_check_name("..", NULL), -EINVAL);
+        cr_assert_eq(skiff_storepath_check_name(".-x", NULL), -EINVAL);
+        cr_assert_eq(skiff_storepath_check_name("..-x", NULL), -EINVAL);
         cr_assert_eq(skiff_storepath_check_name("a/b", NULL), -EINVAL);
         cr_assert_eq(skiff_storepath_check_name("with space", NULL), -EINVAL);
         char longname[213];
