@@ -17,12 +17,13 @@
 int skiff_fs_read_fd(int fd, size_t max, char **out, size_t *len, skiff_err_t *err)
 {
         size_t cap = 4096, n = 0;
+        const size_t lim = max < SIZE_MAX - 1 ? max + 1 : SIZE_MAX - 1; /* one byte past max */
         _cleanup_free_ char *buf = xmalloc(cap + 1);
         for (;;) {
                 if (n == cap) {
-                        if (cap >= max + 1)
+                        if (cap >= lim)
                                 return skiff_error_set(err, EFBIG, "input exceeds %zu bytes", max);
-                        cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                        cap = cap > lim / 2 ? lim : cap * 2;
                         buf = xrealloc(buf, cap + 1);
                 }
                 ssize_t r = read(fd, buf + n, cap - n);
@@ -98,9 +99,13 @@ int skiff_fs_write_file_atomic(const char *path, const void *data, size_t len, m
                                bool do_sync, skiff_err_t *err)
 {
         _cleanup_free_ char *dir = skiff_path_dirname(path);
-        _cleanup_free_ char *tmp =
-            xasprintf("%s/.%s.tmp.%d", dir, skiff_path_basename(path), (int)getpid());
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        /* Per thread: two threads of one process may replace the same file. */
+        _cleanup_free_ char *tmp = xasprintf("%s/.%s.tmp.%d.%d", dir, skiff_path_basename(path),
+                                             (int)getpid(), (int)gettid());
+        const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+        _cleanup_close_ int fd = open(tmp, flags, mode);
+        if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* left by a dead process */
+                fd = open(tmp, flags, mode);
         if (fd < 0)
                 return skiff_error_set_errno(err, errno, "create `%s`", tmp);
         int r = skiff_fs_write_all(fd, data, len);

@@ -17,8 +17,9 @@ int skiff_fs_read_file_at(int dirfd, const char *path, size_t max, char **out, s
 int skiff_fs_read_file(const char *path, size_t max, char **out, size_t *len, skiff_err_t *err);
 /* Reads all of fd (up to max bytes) into a NUL-terminated heap buffer. */
 int skiff_fs_read_fd(int fd, size_t max, char **out, size_t *len, skiff_err_t *err);
-/* Writes data to path atomically: a temp file in the same directory, fsync when do_sync,
- * rename over path. mode is applied to the new file. */
+/* Writes data to path atomically: a temp file `.<name>.tmp.<pid>.<tid>` in the same directory
+ * (removed on failure), fsync when do_sync, rename over path. mode is applied exactly (not
+ * filtered by the umask). Safe from several threads. */
 int skiff_fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                                bool do_sync, skiff_err_t *err);
 /* Writes a string to an existing file (e.g. a cgroup or /proc knob) with a single write(2). */

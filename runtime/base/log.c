@@ -1,7 +1,10 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,27 @@
 static int log_fd = 2;
 static enum skiff_log_level log_level = SKIFF_LOG_INFO;
 static char log_ctx[256];
+
+/* write(2) to a pipe or file without SIGPIPE when the reader is gone: SIGPIPE is blocked for the
+ * call, and one it raised is consumed unless it was already pending. Best effort. */
+static void write_nosigpipe(int fd, const char *buf, size_t len)
+{
+        sigset_t pipe_set, old;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0) {
+                (void)!write(fd, buf, len);
+                return;
+        }
+        sigset_t pending;
+        bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+        if (write(fd, buf, len) < 0 && errno == EPIPE && !was_pending) {
+                static const struct timespec zero = {0};
+                while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+                        ;
+        }
+        (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
 
 static const char *const level_names[_SKIFF_LOG_MAX] = {
     [SKIFF_LOG_ERROR] = "error",
@@ -85,6 +109,6 @@ void skiff_log(enum skiff_log_level level, const char *fmt, ...)
         if (fstat(log_fd, &st) == 0 && S_ISSOCK(st.st_mode))
                 (void)!send(log_fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         else
-                (void)!write(log_fd, line, (size_t)n);
+                write_nosigpipe(log_fd, line, (size_t)n);
         errno = saved;
 }

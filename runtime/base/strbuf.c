@@ -44,9 +44,12 @@ void skiff_strbuf_printf(struct skiff_strbuf *sb, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        char *s = xvasprintf(fmt, ap);
+        char *s = NULL;
+        int n = vasprintf(&s, fmt, ap);
         va_end(ap);
-        skiff_strbuf_puts(sb, s);
+        if (n < 0)
+                abort();                       /* out of memory, as xalloc does */
+        skiff_strbuf_append(sb, s, (size_t)n); /* the length, not strlen: %c may write a NUL */
         free(s);
 }
 
