@@ -167,7 +167,7 @@ Test(generation, field_errors_name_the_path)
             {"\"x86_64-linux\"", "\"x86_64\"", "invalid system `x86_64`"},
             {"\"store_dir\": \"/nix/store\"", "\"store_dir\": \"/nix/store/\"", "store_dir"},
             {"\"priority\": 5", "\"priority\": \"high\"", "packages[0].priority"},
-            {"\"name\": \"hello\"", "\"name\": \".hello\"", "packages[0].name"},
+            {"\"name\": \"hello\"", "\"name\": \".-hello\"", "packages[0].name"},
             {"\"narSize\": 2000", "\"narSize\": 0", "narSize must be positive"},
             {"\"narSize\": 2000", "\"narSize\": -1", "closure[1].narSize"},
             {"\"compression\": \"zstd\"", "\"compression\": \"bzip2\"",
