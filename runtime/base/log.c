@@ -76,7 +76,8 @@ void skiff_log(enum skiff_log_level level, const char *fmt, ...)
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
 
-        /* Escape quotes and newlines so one event stays one line. */
+        /* Escape quotes, backslashes, newlines, CR and tab so one event stays one line; other
+         * control characters become `?`. */
         char esc[2048];
         size_t j = 0;
         for (size_t i = 0; msg[i] && j + 2 < sizeof(esc); i++) {
@@ -84,9 +85,11 @@ void skiff_log(enum skiff_log_level level, const char *fmt, ...)
                 if (ch == '"' || ch == '\\') {
                         esc[j++] = '\\';
                         esc[j++] = ch;
-                } else if (ch == '\n') {
+                } else if (ch == '\n' || ch == '\r' || ch == '\t') {
                         esc[j++] = '\\';
-                        esc[j++] = 'n';
+                        esc[j++] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
+                } else if ((unsigned char)ch < 0x20 || ch == 0x7f) {
+                        esc[j++] = '?'; /* other control characters: never raw in a log line */
                 } else {
                         esc[j++] = ch;
                 }

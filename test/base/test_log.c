@@ -141,6 +141,15 @@ Test(log, quotes_backslashes_and_newlines_are_escaped_to_keep_one_line)
         cr_assert(ends_with(buf, " msg=\"say \\\"hi\\\"\\nC:\\\\dir\"\n"), "%s", buf);
 }
 
+Test(log, carriage_returns_tabs_and_control_characters_are_not_written_raw)
+{
+        pipe_sink();
+        log_warn("a\rb\tc\x1b[31md\x7f");
+        char buf[4096];
+        drain(buf, sizeof(buf));
+        cr_assert(ends_with(buf, " msg=\"a\\rb\\tc?[31md?\"\n"), "%s", buf);
+}
+
 Test(log, the_context_follows_the_message)
 {
         pipe_sink();
