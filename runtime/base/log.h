@@ -1,5 +1,5 @@
 /* One logging sink: one logfmt line per event ("time=… level=… msg=\"…\" k=v"); the message has
- * `"`, `\\`, newline, CR and tab escaped and other control characters replaced by `?`.
+ * `"`, `\`, newline, CR and tab escaped and other control characters replaced by `?`.
  * runtime/ code logs at most at debug level and returns errors instead. */
 #ifndef SKIFF_BASE_LOG_H
 #define SKIFF_BASE_LOG_H
