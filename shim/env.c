@@ -23,6 +23,7 @@
 #include "env/assemble.h"
 #include "env/ref.h"
 #include "oci/container.h"
+#include "oci/exec.h"
 #include "oci/spec.h"
 #include "shim/reaper.h"
 #include "shim/shim.h"
@@ -150,8 +151,8 @@ static int spawn(char **argv, int out_w, pid_t *ret, skiff_err_t *err)
                         _exit(126);
                 dup2(devnull, 0);
                 dup2(out, 1);
-                for (int fd = 3; fd < 1024; fd++)
-                        (void)close(fd);
+                if (skiff_exec_cloexec_fds(3, NULL) < 0)
+                        _exit(126);
                 sigset_t none;
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/strv.h"
 #include "base/xalloc.h"
+#include "oci/exec.h"
 #include "shim/reaper.h"
 #include "shim/stdio-internal.h"
 #include "shim/stdio.h"
@@ -141,8 +142,8 @@ int skiff_stdio_logger_spawn(uv_loop_t *loop, struct skiff_reaper *reaper, const
                 for (int i = 0; i < 3; i++)
                         if (dup2(tmp[i], 3 + i) < 0)
                                 _exit(126);
-                for (int fd = 6; fd < 1024; fd++)
-                        (void)close(fd);
+                if (skiff_exec_cloexec_fds(6, NULL) < 0)
+                        _exit(126);
                 sigset_t none;
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);

@@ -128,7 +128,7 @@ static _Noreturn void container_child(struct skiff_container_child *a)
                 skiff_error_set_errno(&err, errno, "create cgroup namespace");
                 child_fail(a, &err);
         }
-        if (skiff_exec_cloexec_fds(&err) < 0)
+        if (skiff_exec_cloexec_fds(3, &err) < 0)
                 child_fail(a, &err);
         if (setsid() < 0) {
                 skiff_error_set_errno(&err, errno, "setsid");

@@ -55,9 +55,9 @@ void skiff_exec_reset_signals(void)
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-int skiff_exec_cloexec_fds(skiff_err_t *err)
+int skiff_exec_cloexec_fds(int from, skiff_err_t *err)
 {
-        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        if (syscall(SYS_close_range, (unsigned)from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
                 return 0;
         _cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
         if (!d)
@@ -66,7 +66,8 @@ int skiff_exec_cloexec_fds(skiff_err_t *err)
         while ((de = readdir(d))) {
                 char *end = NULL;
                 long fd = strtol(de->d_name, &end, 10);
-                if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || fd < 3 || fd == dirfd(d))
+                if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || fd < from ||
+                    fd == dirfd(d))
                         continue;
                 if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
                         return skiff_error_set_errno(err, errno, "set FD_CLOEXEC on fd %ld", fd);

@@ -38,8 +38,10 @@ int skiff_exec_plan_init(struct skiff_exec_plan *plan, const struct skiff_spec_p
 /* Child side: every signal disposition back to SIG_DFL and an empty signal mask. */
 void skiff_exec_reset_signals(void);
 
-/* Child side: marks every fd above 2 close-on-exec (close_range, or /proc/self/fd). */
-int skiff_exec_cloexec_fds(skiff_err_t *err);
+/* Child side: marks every fd >= from close-on-exec (close_range, or /proc/self/fd). Async-signal
+ * unsafe only in the fallback (opendir): call it between fork and exec of a single-threaded
+ * process. */
+int skiff_exec_cloexec_fds(int from, skiff_err_t *err);
 
 /* Child side: installs plan->stdio as 0, 1, 2; -1 entries get devnull (an fd of /dev/null
  * opened by the child before pivot_root). Works when the given fds overlap 0..2. */
