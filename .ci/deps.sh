@@ -8,6 +8,7 @@ PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libseccomp-dev libcap-dev libyajl-dev libcurl4-openssl-dev libuv1-dev
   libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libzstd-dev liblzma-dev libssl-dev
+  libbz2-dev libbrotli-dev zlib1g-dev
   libcriterion-dev
   # end to end
   containerd runc crun containernetworking-plugins nix-bin docker-registry skopeo

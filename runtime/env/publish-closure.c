@@ -12,6 +12,7 @@
 #include "base/strv.h"
 #include "base/xalloc.h"
 #include "env/generation.h"
+#include "store/decompress.h"
 #include "store/fetch.h"
 #include "store/narinfo.h"
 #include "store/sig.h"
@@ -71,11 +72,12 @@ static int entry_from_narinfo(const struct skiff_narinfo *ni, const char *base,
                 ret->references = xcalloc(1, sizeof(char *));
         if (ni->has_file_hash && ni->file_size > 0) {
                 const char *c = ni->compression;
-                if (strcmp(c, "none") != 0 && strcmp(c, "xz") != 0 && strcmp(c, "zstd") != 0) {
+                enum skiff_compression comp;
+                if (skiff_compression_from_name(c, &comp, NULL) < 0) {
                         path_done(ret);
                         return skiff_error_set(err, ENOTSUP,
                                                "`%s`: compression `%s` is not supported (none, "
-                                               "xz or zstd)",
+                                               "xz, zstd, bzip2, br or gzip)",
                                                ni_url, c);
                 }
                 ret->has_file = true;

@@ -1,4 +1,6 @@
-/* Streaming decompression of binary-cache NARs: "none", "xz" (liblzma) and "zstd" (libzstd).
+/* Streaming decompression of binary-cache NARs: "none", "xz" (liblzma), "zstd" (libzstd),
+ * "bzip2" (libbz2; Nix's default when a narinfo names none), "br" (brotli) and "gzip" (zlib).
+ * Concatenated streams (xz, bzip2, gzip members, zstd frames) are decoded one after another.
  * Push style: feed compressed chunks, decompressed bytes arrive through a callback. Pure CPU;
  * never blocks on I/O by itself. */
 #ifndef SKIFF_STORE_DECOMPRESS_H
@@ -12,11 +14,14 @@ enum skiff_compression {
         SKIFF_COMPRESSION_NONE,
         SKIFF_COMPRESSION_XZ,
         SKIFF_COMPRESSION_ZSTD,
+        SKIFF_COMPRESSION_BZIP2,
+        SKIFF_COMPRESSION_BR,
+        SKIFF_COMPRESSION_GZIP,
         _SKIFF_COMPRESSION_MAX,
 };
 
-/* Maps a narinfo Compression value; unknown or unsupported ones (bzip2, br) are -ENOTSUP naming
- * the value. */
+/* Maps a narinfo Compression value; unknown or unsupported ones (lz4, lzip, ...) are -ENOTSUP
+ * naming the value. */
 int skiff_compression_from_name(const char *name, enum skiff_compression *ret, skiff_err_t *err);
 const char *skiff_compression_name(enum skiff_compression c);
 

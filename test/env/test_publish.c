@@ -469,11 +469,11 @@ Test(publish, closure_follows_references_and_checks_narinfo)
         cr_assert(strstr(err->msg, "outside the cache"), "%s", err->msg);
         skiff_error_free(&err);
         char *tr[] = {g.mid, NULL};
-        fake_narinfo(dir2, g.top, tr, "nar/top.nar.bz2", "bzip2", &F.sk);
+        fake_narinfo(dir2, g.top, tr, "nar/top.nar.lz4", "lz4", &F.sk);
         cr_assert_eq(skiff_publish_resolve_closure(fe, caches2, "/nix/store", NULL, 0, groots, NULL,
                                                    0, &c, &n, &err),
                      -ENOTSUP);
-        cr_assert(strstr(err->msg, "bzip2"), "%s", err->msg);
+        cr_assert(strstr(err->msg, "`lz4`"), "%s", err->msg);
         skiff_error_free(&err);
         free(f.top), free(f.mid), free(f.leaf), free(g.top), free(g.mid), free(g.leaf);
 }

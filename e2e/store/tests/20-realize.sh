@@ -1,4 +1,4 @@
-# skiff realize from nix-copy caches (zstd, xz, none) over file:// and http://: every realized
+# skiff realize from nix-copy caches (zstd, xz, none, bzip2, br, gzip) over file:// and http://: every realized
 # tree's `nix-store --dump` hash equals its NarHash; the tamper matrix is refused with nothing
 # new visible in store/.
 source "$(dirname "$0")/../lib.sh"
@@ -20,7 +20,7 @@ tree_ok() { # every path in store/ re-dumps to its NarHash
   done
 }
 port=$(serve "$FX")
-for c in zstd xz none; do
+for c in zstd xz none bzip2 br gzip; do
   for tr in file http; do
     if [[ $tr == file ]]; then url=file://$FX/cache-$c; else url=http://127.0.0.1:$port/cache-$c; fi
     mkcfg "st-$c-$tr" "$url"
