@@ -422,7 +422,11 @@ static int realize_known(struct walk *w, struct skiff_fetch *f, const char *base
                 return r;
         if (exists_at(s->store_fd, base))
                 return save_narinfo(s, kn, err);
+        /* The first substituter that serves the URL; one that does not answer is skipped, as
+         * in skiff_substituter_find(). */
         r = skiff_error_set(err, ENOENT, "no substituter has it");
+        _cleanup_free_ char *first = NULL; /* the first substituter's failure */
+        int first_r = 0;
         for (char **sub = s->cfg->substituters; sub && *sub; sub++) {
                 size_t sl = strlen(*sub);
                 while (sl && (*sub)[sl - 1] == '/')
@@ -430,12 +434,22 @@ static int realize_known(struct walk *w, struct skiff_fetch *f, const char *base
                 _cleanup_free_ char *base_url = xstrndup(*sub, sl);
                 skiff_error_free(err);
                 r = fetch_path(s, f, base, kn, base_url, err);
+                if (r == -EIO || r == -ETIMEDOUT || r == -EACCES) {
+                        if (!first) {
+                                first = xstrdup(err && *err ? (*err)->msg : "download failed");
+                                first_r = r;
+                        }
+                        skiff_error_free(err);
+                        r = -ENOENT;
+                        continue;
+                }
                 if (r != -ENOENT)
                         break;
         }
         if (r == -ENOENT) {
                 skiff_error_free(err);
-                r = skiff_error_set(err, ENOENT, "no substituter has `%s`", kn->url);
+                r = first ? skiff_error_set(err, -first_r, "%s", first)
+                          : skiff_error_set(err, ENOENT, "no substituter has `%s`", kn->url);
         }
         *ret_fetched = r >= 0;
         return r;

@@ -18,11 +18,14 @@ struct skiff_substituter_hit {
 };
 
 /* Fetches <cache>/<first 32 characters of base>.narinfo from each of caches in turn until one
- * has it (a missing file or HTTP 404 moves on; any other failure is returned), checks that it
- * describes store_dir/base and, when verify is set, that one of keys signed its fingerprint (with
- * no keys nothing verifies).
- * Errors name the narinfo's URL; -ENOENT (naming the caches) when no cache has it. Blocks on
- * the network. On success *ret is filled and must be released with
+ * has it, checks that it describes store_dir/base and, when verify is set, that one of keys
+ * signed its fingerprint (with no keys nothing verifies). A missing file or HTTP 404/410 means
+ * "not here"; a cache that fails otherwise (unreachable, 5xx after the retries, 401/403 as S3
+ * answers for a missing object without list permission) does not stop the search either, as in
+ * Nix. A narinfo that is served but wrong (unparsable, for another path, badly signed) is an
+ * error at once. Errors name the narinfo's URL. When no cache has it: the first failure if a
+ * cache failed (an unreachable cache is not reported as a missing path), else -ENOENT naming
+ * the caches. Blocks on the network. On success *ret is filled and must be released with
  * skiff_substituter_hit_done(). */
 int skiff_substituter_find(struct skiff_fetch *f, char *const *caches, const char *store_dir,
                            const char *base, bool verify, const struct skiff_sig_pubkey *keys,

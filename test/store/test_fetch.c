@@ -23,54 +23,21 @@
 #include "base/xalloc.h"
 #include "store/config.h"
 #include "store/fetch.h"
+#include "fetch_server.h"
 
 #define PY "/usr/bin/python3"
 
-struct server {
-        pid_t pid;
-        int port;
-        char *log;
-};
-
 static char tmpdir[] = "/tmp/skiff-test-fetch.XXXXXX";
-static struct server srv_a, srv_b;
+static struct th_server srv_a, srv_b;
 
-static void server_start(struct server *s, const char *name)
+static void server_start(struct th_server *s, const char *name)
 {
-        _cleanup_free_ char *portfile = xasprintf("%s/%s.port", tmpdir, name);
-        s->log = xasprintf("%s/%s.log", tmpdir, name);
-        pid_t pid = fork();
-        cr_assert(pid >= 0);
-        if (pid == 0) {
-                _cleanup_free_ char *errlog = xasprintf("%s/%s.err", tmpdir, name);
-                int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd >= 0)
-                        dup2(fd, 2);
-                execl(PY, PY, SKIFF_SOURCE_DIR "/test/store/fetch_httpd.py", portfile, s->log,
-                      (char *)NULL);
-                _exit(127);
-        }
-        s->pid = pid;
-        for (int i = 0; i < 200; i++) {
-                _cleanup_free_ char *buf = NULL;
-                size_t len = 0;
-                if (skiff_fs_read_file(portfile, 64, &buf, &len, NULL) >= 0 && len > 0) {
-                        s->port = atoi(buf);
-                        return;
-                }
-                usleep(25 * 1000);
-        }
-        cr_assert_fail("the test server did not start");
+        th_server_start(s, tmpdir, name);
 }
 
-static void server_stop(struct server *s)
+static void server_stop(struct th_server *s)
 {
-        if (s->pid > 0) {
-                kill(s->pid, SIGTERM);
-                waitpid(s->pid, NULL, 0);
-        }
-        free(s->log);
-        *s = (struct server){0};
+        th_server_stop(s);
 }
 
 static void setup(void)
@@ -118,7 +85,7 @@ static char *url_a(const char *path)
 }
 
 /* Lines of a server's request log that contain needle. */
-static int log_count(const struct server *s, const char *needle)
+static int log_count(const struct th_server *s, const char *needle)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;

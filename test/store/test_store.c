@@ -1,6 +1,9 @@
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "base/error.h"
@@ -334,4 +337,36 @@ Test(store, open_removes_stale_partials)
         cr_assert_neq(access(partial, F_OK), 0, "a partial of a dead writer is removed");
         cr_assert_eq(skiff_store_realize(s, (char *[]){F.lib, NULL}, false, NULL, NULL, &err), 0,
                      "%s", skiff_error_msg(err));
+}
+
+Test(store, a_substituter_that_does_not_answer_is_skipped)
+{
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof(a);
+        cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+        cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+        close(s); /* nothing listens there now */
+        skiff_config_free(F.cfg);
+        _cleanup_free_ char *c = xasprintf(
+            "{\"store_root\": \"%s\", \"substituters\": [\"http://127.0.0.1:%d\", \"file://%s\"], "
+            "\"trusted_public_keys\": [\"%s\"], \"retries\": 0}",
+            F.root, ntohs(a.sin_port), F.cache, F.pk_text);
+        F.cfg = NULL;
+        cr_assert_eq(skiff_config_parse(c, strlen(c), &F.cfg, NULL), 0);
+        _cleanup_store_ struct skiff_store *st = NULL;
+        cr_assert_eq(skiff_store_open(F.cfg, &st, NULL), 0);
+        skiff_err_t err = NULL;
+        /* Through narinfo lookups, and through a described closure (no narinfo). */
+        cr_assert_eq(skiff_store_realize(st, (char *[]){F.app, NULL}, true, NULL, NULL, &err), 0,
+                     "%s", skiff_error_msg(err));
+        _cleanup_narinfo_ struct skiff_narinfo *lib = read_narinfo(F.lib);
+        cr_assert_eq(th_sh("chmod -R u+w '%s/store' && rm -rf '%s/store/%s'", F.root, F.root,
+                           strrchr(F.lib, '/') + 1),
+                     0);
+        const struct skiff_narinfo *known[] = {lib};
+        cr_assert_eq(skiff_store_realize_described(st, known, 1, NULL, NULL, NULL, &err), 0, "%s",
+                     skiff_error_msg(err));
+        _cleanup_free_ char *libc = in_store(F.lib, "libc.so");
+        cr_assert_eq(access(libc, F_OK), 0);
 }

@@ -1,6 +1,9 @@
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "base/error.h"
 #include "base/fs.h"
@@ -9,6 +12,7 @@
 #include "store/narinfo.h"
 #include "store/sig.h"
 #include "store/substituter.h"
+#include "fetch_server.h"
 #include "store_helpers.h"
 
 #define BASE  "0123456789abcdfghijklmnpqrsvwxyz-pkg-1"
@@ -147,4 +151,64 @@ Test(substituter, signatures_are_checked_only_when_asked)
             skiff_substituter_find(F.f, caches, "/nix/store", BASE, false, NULL, 0, &h, &err), 0,
             "%s", skiff_error_msg(err));
         skiff_substituter_hit_done(&h);
+}
+
+/* A port nothing listens on (bound, then closed). */
+static int closed_port(void)
+{
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(s, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof(a);
+        cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+        cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+        close(s);
+        return ntohs(a.sin_port);
+}
+
+Test(substituter, a_cache_that_does_not_answer_is_skipped_and_reported_when_nobody_has_it)
+{
+        put_narinfo(F.c2, BASE, BASE, &F.sk);
+        _cleanup_free_ char *down = xasprintf("http://127.0.0.1:%d/cache", closed_port());
+        char *caches[] = {down, F.c2_url, NULL};
+        struct skiff_substituter_hit h = {0};
+        skiff_err_t err = NULL;
+        cr_assert_eq(
+            skiff_substituter_find(F.f, caches, "/nix/store", BASE, true, &F.pk, 1, &h, &err), 0,
+            "%s", skiff_error_msg(err));
+        _cleanup_free_ char *want = xasprintf("file://%s", F.c2);
+        cr_assert_str_eq(h.cache, want);
+        skiff_substituter_hit_done(&h);
+
+        /* Nobody has OTHER: the unreachable cache is the error, not "not found". */
+        int r = skiff_substituter_find(F.f, caches, "/nix/store", OTHER, true, &F.pk, 1, &h, &err);
+        cr_assert(r < 0 && r != -ENOENT, "r = %d", r);
+        cr_assert(strstr(err->msg, down), "%s", err->msg);
+        cr_assert(strstr(err->msg, "no other cache has it"), "%s", err->msg);
+        skiff_error_free(&err);
+}
+
+Test(substituter, http_403_moves_on_like_a_missing_file_and_is_named_when_nobody_has_it)
+{
+        _cleanup_free_ char *dir = th_tmpdir();
+        struct th_server srv = {0};
+        th_server_start(&srv, dir, "s3");
+        put_narinfo(F.c1, BASE, BASE, &F.sk);
+        _cleanup_free_ char *s3 = xasprintf("http://127.0.0.1:%d/fail/403/1000/bucket", srv.port);
+        char *caches[] = {s3, F.c1_url, NULL};
+        struct skiff_substituter_hit h = {0};
+        skiff_err_t err = NULL;
+        cr_assert_eq(
+            skiff_substituter_find(F.f, caches, "/nix/store", BASE, true, &F.pk, 1, &h, &err), 0,
+            "%s", skiff_error_msg(err));
+        cr_assert_str_eq(h.cache, F.c1_url);
+        skiff_substituter_hit_done(&h);
+        char *only[] = {s3, NULL};
+        cr_assert_eq(
+            skiff_substituter_find(F.f, only, "/nix/store", BASE, true, &F.pk, 1, &h, &err),
+            -EACCES);
+        cr_assert(strstr(err->msg, "403"), "%s", err->msg);
+        skiff_error_free(&err);
+        th_server_stop(&srv);
+        th_sh("rm -rf '%s'", dir);
 }
