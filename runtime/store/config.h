@@ -3,10 +3,10 @@
  *
  *   store_root          string   "/var/lib/skiff"   node store root (design §5)
  *   store_dir           string   "/nix/store"       store dir the paths were built for
- *   substituters        [string] ["https://cache.nixos.org"]  binary caches, tried in order
- *   trusted_public_keys [string] [cache.nixos.org-1:...]      Nix-format "name:base64" keys
- *   require_signatures  bool     true               refuse narinfo without a trusted signature
- *   parallelism         integer  8                  concurrent downloads (1..64)
+ *   substituters        [string] ["https://cache.nixos.org"]  binary caches, tried in order (one
+ * that fails is skipped) trusted_public_keys [string] [cache.nixos.org-1:...]      Nix-format
+ * "name:base64" keys require_signatures  bool     true               refuse narinfo without a
+ * trusted signature parallelism         integer  8                  concurrent downloads (1..64)
  *   connect_timeout     integer  10                 seconds to connect
  *   low_speed_timeout   integer  30                 abort a transfer below 1 KiB/s for this long
  *   retries             integer  3                  retries per download (5xx, connection errors)
