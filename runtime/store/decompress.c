@@ -149,7 +149,7 @@ static void zstd_end(struct skiff_decompress *d)
 
 /* ---- bzip2 ------------------------------------------------------------------------------ */
 
-static int bz_begin(struct skiff_decompress *d, skiff_err_t *err)
+static int bz_init(struct skiff_decompress *d, skiff_err_t *err)
 {
         memset(&d->bz, 0, sizeof(d->bz));
         int b = BZ2_bzDecompressInit(&d->bz, 0, 0);
@@ -160,11 +160,6 @@ static int bz_begin(struct skiff_decompress *d, skiff_err_t *err)
         return 0;
 }
 
-static int bz_init(struct skiff_decompress *d, skiff_err_t *err)
-{
-        return bz_begin(d, err);
-}
-
 static int bz_run(struct skiff_decompress *d, const uint8_t *in, size_t len, bool finish,
                   skiff_err_t *err)
 {
@@ -172,13 +167,16 @@ static int bz_run(struct skiff_decompress *d, const uint8_t *in, size_t len, boo
                 return d->ended ? 0 : skiff_error_set(err, EBADMSG, "bzip2: truncated stream");
         d->bz.next_in = (char *)in;
         d->bz.avail_in = (unsigned)len;
-        while (d->bz.avail_in) {
-                if (d->ended) { /* another stream follows (as pbzip2 writes) */
+        for (;;) {
+                if (d->ended) {
+                        if (!d->bz.avail_in)
+                                return 0;
+                        /* Another stream follows (as pbzip2 writes). */
                         const char *rest = d->bz.next_in;
                         unsigned left = d->bz.avail_in;
                         BZ2_bzDecompressEnd(&d->bz);
                         d->bz_live = false;
-                        int r = bz_begin(d, err);
+                        int r = bz_init(d, err);
                         if (r < 0)
                                 return r;
                         d->bz.next_in = (char *)rest;
@@ -196,25 +194,9 @@ static int bz_run(struct skiff_decompress *d, const uint8_t *in, size_t len, boo
                         return r;
                 if (b == BZ_STREAM_END)
                         d->ended = true;
+                else if (!d->bz.avail_in && d->bz.avail_out) /* all input taken, all out */
+                        return 0;
         }
-        /* Input consumed; output that did not fit the last chunk is still inside: drain it. */
-        while (!d->ended) {
-                d->bz.next_out = (char *)d->out;
-                d->bz.avail_out = OUT_CHUNK;
-                int b = BZ2_bzDecompress(&d->bz);
-                if (b != BZ_OK && b != BZ_STREAM_END)
-                        return skiff_error_set(err, EBADMSG,
-                                               "bzip2: corrupt stream (libbz2 error %d)", b);
-                size_t produced = OUT_CHUNK - d->bz.avail_out;
-                int r = emit(d, produced, err);
-                if (r < 0)
-                        return r;
-                if (b == BZ_STREAM_END)
-                        d->ended = true;
-                else if (produced < OUT_CHUNK)
-                        break;
-        }
-        return 0;
 }
 
 static void bz_end(struct skiff_decompress *d)
