@@ -9,6 +9,8 @@ PY=/usr/bin/python3
 T=$(mktemp -d /tmp/skiff-e2e-store.XXXXXX)
 _pids=()
 cleanup() {
+  # serve() runs in $(...), a subshell: its servers are listed in $T/servers, not in _pids.
+  if [[ -f $T/servers ]]; then mapfile -t -O "${#_pids[@]}" _pids <"$T/servers"; fi
   for p in "${_pids[@]:-}"; do [[ -n $p ]] && kill "$p" 2>/dev/null || true; done
   chmod -R u+w "$T" 2>/dev/null || true
   [[ ${KEEP_TMP:-0} == 1 ]] || rm -rf "$T"
@@ -31,7 +33,7 @@ finish() {
 serve() {
   local dir=$1 portf=$T/port.$RANDOM
   $PY "$STORE_E2E_DIR/httpd.py" "$dir" "$portf" >"$dir.log" 2>&1 &
-  _pids+=($!)
+  echo $! >>"$T/servers"
   for _ in $(seq 100); do [[ -s $portf ]] && break; sleep 0.05; done
   cat "$portf"
 }
