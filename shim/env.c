@@ -153,10 +153,7 @@ static int spawn(char **argv, int out_w, pid_t *ret, skiff_err_t *err)
                 dup2(out, 1);
                 if (skiff_exec_cloexec_fds(3, NULL) < 0)
                         _exit(126);
-                sigset_t none;
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGPIPE, SIG_DFL);
+                skiff_exec_reset_signals();
                 argv[0] = bin;
                 execv(bin, argv);
                 _exit(127);

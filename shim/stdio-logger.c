@@ -144,10 +144,7 @@ int skiff_stdio_logger_spawn(uv_loop_t *loop, struct skiff_reaper *reaper, const
                                 _exit(126);
                 if (skiff_exec_cloexec_fds(6, NULL) < 0)
                         _exit(126);
-                sigset_t none;
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGPIPE, SIG_DFL);
+                skiff_exec_reset_signals();
                 execve(path, argv, envp);
                 _exit(127);
         }

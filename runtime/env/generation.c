@@ -398,11 +398,10 @@ static int check_url(const char *sys, const struct skiff_generation_path *p, ski
                                        "path inside the cache",
                                        sys, p->path, p->url);
         enum skiff_compression c;
-        if (skiff_compression_from_name(p->compression, &c, NULL) < 0)
-                return skiff_error_set(err, EINVAL,
-                                       "`systems.%s.closure` (`%s`): unsupported compression "
-                                       "`%s` (expected none, xz, zstd, bzip2, br or gzip)",
-                                       sys, p->path, p->compression);
+        _cleanup_error_ skiff_err_t ce = NULL;
+        if (skiff_compression_from_name(p->compression, &c, &ce) < 0)
+                return skiff_error_set(err, EINVAL, "`systems.%s.closure` (`%s`): %s", sys, p->path,
+                                       ce->msg);
         if (p->file_size == 0)
                 return skiff_error_set(err, EINVAL,
                                        "`systems.%s.closure` (`%s`): fileSize must be positive",

@@ -73,12 +73,9 @@ static int entry_from_narinfo(const struct skiff_narinfo *ni, const char *base,
         if (ni->has_file_hash && ni->file_size > 0) {
                 const char *c = ni->compression;
                 enum skiff_compression comp;
-                if (skiff_compression_from_name(c, &comp, NULL) < 0) {
+                if (skiff_compression_from_name(c, &comp, err) < 0) {
                         path_done(ret);
-                        return skiff_error_set(err, ENOTSUP,
-                                               "`%s`: compression `%s` is not supported (none, "
-                                               "xz, zstd, bzip2, br or gzip)",
-                                               ni_url, c);
+                        return skiff_error_wrap(err, "`%s`", ni_url);
                 }
                 ret->has_file = true;
                 ret->url = xstrdup(url);

@@ -6,6 +6,7 @@
 #include <lzma.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -318,7 +319,12 @@ int skiff_compression_from_name(const char *name, enum skiff_compression *ret, s
                         *ret = (enum skiff_compression)i;
                         return 0;
                 }
-        return skiff_error_set(err, ENOTSUP, "unsupported compression `%s`", name);
+        char list[64] = "";
+        for (int i = 0; i < _SKIFF_COMPRESSION_MAX; i++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                         codecs[i].name);
+        return skiff_error_set(err, ENOTSUP, "unsupported compression `%s` (supported: %s)", name,
+                               list);
 }
 
 const char *skiff_compression_name(enum skiff_compression c)

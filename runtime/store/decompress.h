@@ -21,7 +21,7 @@ enum skiff_compression {
 };
 
 /* Maps a narinfo Compression value; unknown or unsupported ones (lz4, lzip, ...) are -ENOTSUP
- * naming the value. */
+ * naming the value and listing the supported ones. */
 int skiff_compression_from_name(const char *name, enum skiff_compression *ret, skiff_err_t *err);
 const char *skiff_compression_name(enum skiff_compression c);
 

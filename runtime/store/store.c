@@ -263,10 +263,16 @@ static int pipeline_finish(struct pipeline *p, const struct skiff_fetch_result *
 
 /* ---- narinfo lookup ------------------------------------------------------------------- */
 
+/* narinfo/<hash part>.narinfo of a store path basename, relative to s->narinfo_fd. */
+static void narinfo_name(const char *base, char name[static 48])
+{
+        snprintf(name, 48, "%.32s.narinfo", base);
+}
+
 static int local_narinfo(struct skiff_store *s, const char *base, struct skiff_narinfo **ret)
 {
         char name[48];
-        snprintf(name, sizeof(name), "%.32s.narinfo", base);
+        narinfo_name(base, name);
         _cleanup_close_ int fd = openat(s->narinfo_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return -errno;
@@ -283,7 +289,7 @@ static int local_narinfo(struct skiff_store *s, const char *base, struct skiff_n
 static void touch_narinfo(struct skiff_store *s, const char *base)
 {
         char name[48];
-        snprintf(name, sizeof(name), "%.32s.narinfo", base);
+        narinfo_name(base, name);
         (void)utimensat(s->narinfo_fd, name, NULL, AT_SYMLINK_NOFOLLOW);
 }
 
@@ -424,33 +430,20 @@ static int realize_known(struct walk *w, struct skiff_fetch *f, const char *base
                 return save_narinfo(s, kn, err);
         /* The first substituter that serves the URL; one that does not answer is skipped, as
          * in skiff_substituter_find(). */
-        r = skiff_error_set(err, ENOENT, "no substituter has it");
-        _cleanup_free_ char *first = NULL; /* the first substituter's failure */
-        int first_r = 0;
+        struct skiff_substituter_skipped skipped = {0};
+        r = -ENOENT;
         for (char **sub = s->cfg->substituters; sub && *sub; sub++) {
-                size_t sl = strlen(*sub);
-                while (sl && (*sub)[sl - 1] == '/')
-                        sl--;
-                _cleanup_free_ char *base_url = xstrndup(*sub, sl);
-                skiff_error_free(err);
+                _cleanup_free_ char *base_url = skiff_path_strip_trailing_slashes(*sub);
                 r = fetch_path(s, f, base, kn, base_url, err);
-                if (r == -EIO || r == -ETIMEDOUT || r == -EACCES) {
-                        if (!first) {
-                                first = xstrdup(err && *err ? (*err)->msg : "download failed");
-                                first_r = r;
-                        }
-                        skiff_error_free(err);
+                if (skiff_substituter_skip(&skipped, r, err))
                         r = -ENOENT;
-                        continue;
-                }
                 if (r != -ENOENT)
                         break;
-        }
-        if (r == -ENOENT) {
                 skiff_error_free(err);
-                r = first ? skiff_error_set(err, -first_r, "%s", first)
-                          : skiff_error_set(err, ENOENT, "no substituter has `%s`", kn->url);
         }
+        int sr = skiff_substituter_skipped_finish(&skipped, "", r == -ENOENT ? err : NULL);
+        if (r == -ENOENT)
+                r = sr < 0 ? sr : skiff_error_set(err, ENOENT, "no substituter has `%s`", kn->url);
         *ret_fetched = r >= 0;
         return r;
 }

@@ -9,33 +9,52 @@
 #include "base/strbuf.h"
 #include "base/xalloc.h"
 
+static void skipped_done(struct skiff_substituter_skipped *s)
+{
+        free(s->msg);
+        *s = (struct skiff_substituter_skipped){0};
+}
+
+bool skiff_substituter_skip(struct skiff_substituter_skipped *s, int r, skiff_err_t *err)
+{
+        if (r != -EIO && r != -ETIMEDOUT && r != -EACCES)
+                return false;
+        if (!s->r) {
+                s->r = r;
+                s->msg = xstrdup(err && *err ? (*err)->msg : "download failed");
+        }
+        skiff_error_free(err);
+        return true;
+}
+
+int skiff_substituter_skipped_finish(struct skiff_substituter_skipped *s, const char *suffix,
+                                     skiff_err_t *err)
+{
+        int r = s->r ? skiff_error_set(err, -s->r, "%s%s", s->msg, suffix) : 0;
+        skipped_done(s);
+        return r;
+}
+
 int skiff_substituter_find(struct skiff_fetch *f, char *const *caches, const char *store_dir,
                            const char *base, bool verify, const struct skiff_sig_pubkey *keys,
                            size_t nkeys, struct skiff_substituter_hit *ret, skiff_err_t *err)
 {
         _cleanup_free_ char *full = xasprintf("%s/%s", store_dir, base);
-        _cleanup_error_ skiff_err_t first = NULL; /* the first cache that did not answer */
-        int first_r = 0;
+        _cleanup_(skipped_done) struct skiff_substituter_skipped skipped = {0};
         for (char *const *c = caches; c && *c; c++) {
                 _cleanup_free_ char *cache = skiff_path_strip_trailing_slashes(*c);
                 _cleanup_free_ char *url = xasprintf("%s/%.32s.narinfo", cache, base);
                 _cleanup_free_ char *buf = NULL;
                 size_t len = 0;
-                skiff_err_t e = NULL;
-                int r = skiff_fetch_buf(f, url, SKIFF_NARINFO_MAX, &buf, &len, &e);
+                int r = skiff_fetch_buf(f, url, SKIFF_NARINFO_MAX, &buf, &len, err);
                 if (r == -ENOENT) {
-                        skiff_error_free(&e);
+                        skiff_error_free(err);
                         continue;
                 }
-                if (r < 0) {
-                        if (!first) {
-                                first = e;
-                                first_r = r;
-                        } else {
-                                skiff_error_free(&e);
-                        }
+                if (skiff_substituter_skip(&skipped, r, err))
                         continue;
-                }
+                if (r < 0)
+                        return r;
                 _cleanup_narinfo_ struct skiff_narinfo *ni = NULL;
                 r = skiff_narinfo_parse(buf, len, store_dir, &ni, err);
                 if (r < 0)
@@ -53,10 +72,10 @@ int skiff_substituter_find(struct skiff_fetch *f, char *const *caches, const cha
                     .ni = TAKE_PTR(ni), .cache = TAKE_PTR(cache), .url = TAKE_PTR(url)};
                 return 0;
         }
-        if (first)
-                return skiff_error_set(err, -first_r, "%s%s", first->msg,
-                                       caches[0] && caches[1] ? " (and no other cache has it)"
-                                                              : "");
+        int r = skiff_substituter_skipped_finish(
+            &skipped, caches && caches[0] && caches[1] ? " (and no other cache has it)" : "", err);
+        if (r < 0)
+                return r;
         struct skiff_strbuf sb = SKIFF_STRBUF_INIT;
         for (char *const *c = caches; c && *c; c++)
                 skiff_strbuf_printf(&sb, "%s`%s`", c == caches ? "" : ", ", *c);

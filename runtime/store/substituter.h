@@ -32,4 +32,18 @@ int skiff_substituter_find(struct skiff_fetch *f, char *const *caches, const cha
                            size_t nkeys, struct skiff_substituter_hit *ret, skiff_err_t *err);
 void skiff_substituter_hit_done(struct skiff_substituter_hit *h); /* safe on a zeroed hit */
 
+/* What a search over caches keeps of the caches it skipped: one that does not answer (-EIO:
+ * unreachable or 5xx after the retries; -ETIMEDOUT; -EACCES: 401/403) is skipped, and the first
+ * such failure is reported when no cache has the path. Zero-initialise. */
+struct skiff_substituter_skipped {
+        int r;     /* the first failure's return value; 0 while no cache failed */
+        char *msg; /* its message, owned */
+};
+/* When r is such a failure: records it if it is the first, frees *err and returns true. */
+bool skiff_substituter_skip(struct skiff_substituter_skipped *s, int r, skiff_err_t *err);
+/* Sets err to the first failure, with suffix appended, and returns it; 0 when none was skipped.
+ * Releases s either way. */
+int skiff_substituter_skipped_finish(struct skiff_substituter_skipped *s, const char *suffix,
+                                     skiff_err_t *err);
+
 #endif
