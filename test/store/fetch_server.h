@@ -3,10 +3,13 @@
 #ifndef SKIFF_TEST_STORE_FETCH_SERVER_H
 #define SKIFF_TEST_STORE_FETCH_SERVER_H
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +62,19 @@ static inline void th_server_stop(struct th_server *s)
         }
         free(s->log);
         *s = (struct th_server){0};
+}
+
+/* A port on 127.0.0.1 nothing listens on (bound, then closed): connections are refused. */
+static inline int th_closed_port(void)
+{
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(s, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof(a);
+        cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+        cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+        close(s);
+        return ntohs(a.sin_port);
 }
 
 #endif

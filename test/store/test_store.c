@@ -1,9 +1,6 @@
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "base/error.h"
@@ -14,6 +11,7 @@
 #include "store/narinfo.h"
 #include "store/sig.h"
 #include "store/store.h"
+#include "fetch_server.h"
 #include "store_helpers.h"
 
 /* A file:// cache with lib (a directory) and app (references lib), both signed; a node store
@@ -341,17 +339,11 @@ Test(store, open_removes_stale_partials)
 
 Test(store, a_substituter_that_does_not_answer_is_skipped)
 {
-        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t al = sizeof(a);
-        cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-        cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
-        close(s); /* nothing listens there now */
         skiff_config_free(F.cfg);
         _cleanup_free_ char *c = xasprintf(
             "{\"store_root\": \"%s\", \"substituters\": [\"http://127.0.0.1:%d\", \"file://%s\"], "
             "\"trusted_public_keys\": [\"%s\"], \"retries\": 0}",
-            F.root, ntohs(a.sin_port), F.cache, F.pk_text);
+            F.root, th_closed_port(), F.cache, F.pk_text);
         F.cfg = NULL;
         cr_assert_eq(skiff_config_parse(c, strlen(c), &F.cfg, NULL), 0);
         _cleanup_store_ struct skiff_store *st = NULL;

@@ -1,9 +1,6 @@
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "base/error.h"
 #include "base/fs.h"
@@ -153,23 +150,10 @@ Test(substituter, signatures_are_checked_only_when_asked)
         skiff_substituter_hit_done(&h);
 }
 
-/* A port nothing listens on (bound, then closed). */
-static int closed_port(void)
-{
-        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cr_assert_geq(s, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t al = sizeof(a);
-        cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-        cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
-        close(s);
-        return ntohs(a.sin_port);
-}
-
 Test(substituter, a_cache_that_does_not_answer_is_skipped_and_reported_when_nobody_has_it)
 {
         put_narinfo(F.c2, BASE, BASE, &F.sk);
-        _cleanup_free_ char *down = xasprintf("http://127.0.0.1:%d/cache", closed_port());
+        _cleanup_free_ char *down = xasprintf("http://127.0.0.1:%d/cache", th_closed_port());
         char *caches[] = {down, F.c2_url, NULL};
         struct skiff_substituter_hit h = {0};
         skiff_err_t err = NULL;
